@@ -1,0 +1,32 @@
+# Two entry points for a fresh machine with Python 3.11: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU pin: pip takes these two wheels from the machine's local disk.
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	mkdir -p out
+	$(BIN)/cxrlabel extract examples/reports.csv -o out/labels.csv --evidence out/evidence.jsonl
+	$(BIN)/cxrlabel evaluate out/labels.csv examples/gold.csv --evidence out/evidence.jsonl
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench_labeler.py
+
+clean:
+	rm -rf $(VENV) out

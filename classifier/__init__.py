@@ -1,0 +1,1 @@
+"""cxrclf: image datasets from DICOM plus report labels, and multi-label CNN training."""

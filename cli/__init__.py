@@ -1,0 +1,1 @@
+"""Command-line entry points: `cxrlabel` (cli.label) and `cxrclf` (cli.clf)."""

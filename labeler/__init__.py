@@ -1,0 +1,1 @@
+"""cxrlabel: Chinese chest-film report -> five-region states, labels and evidence."""
