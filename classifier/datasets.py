@@ -1,0 +1,133 @@
+"""Labelled film sets for training: manifest reading, PNG decoding, crops, batch normalisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import Dataset
+
+from labeler.packs import region_ids
+
+NORMAL = "normal"  # the optional auxiliary output of paper 002: "is this film normal?"
+
+
+class DataError(ValueError):
+    """A manifest or image folder that cannot be trained on."""
+
+
+@dataclass(frozen=True)
+class LabelledImages:
+    paths: tuple[Path, ...]
+    labels: np.ndarray  # (films, outputs) of 0/1 float32
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+@dataclass(frozen=True)
+class TaskData:
+    task: str  # "regions" or "chestx14"; stored in checkpoint meta
+    labels: tuple[str, ...]  # one per output unit
+    scored: tuple[str, ...]  # the labels whose mean AUC selects the best epoch
+    train: LabelledImages
+    val: LabelledImages
+
+
+def read_manifest(path: Path, aux_normal: bool = False) -> TaskData:
+    """Train and val films of a dataset-builder manifest; labels in rule-pack region order."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such manifest")
+    regions = region_ids()
+    frame = pd.read_csv(path, dtype={"image": str, "split": str})
+    missing = [c for c in ("image", "split", *regions) if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: manifest lacks columns {missing}")
+    values = frame[list(regions)]
+    if not values.isin([0, 1]).all().all():
+        raise DataError(f"{path}: region columns must hold 0 or 1")
+    labels = values.to_numpy(dtype=np.float32)
+    names = regions
+    if aux_normal:
+        labels = np.concatenate([labels, (labels.sum(1, keepdims=True) == 0)], axis=1)
+        names = (*regions, NORMAL)
+    labels = labels.astype(np.float32)
+
+    def part(split: str) -> LabelledImages:
+        rows = (frame["split"] == split).to_numpy()
+        if not rows.any():
+            raise DataError(f"{path}: no films with split == {split!r}")
+        paths = tuple(path.parent / p for p in frame.loc[rows, "image"])
+        return LabelledImages(paths, labels[rows])
+
+    return TaskData("regions", names, regions, part("train"), part("val"))
+
+
+def load_grey(path: Path, size: int) -> torch.Tensor:
+    """A film as a (1, size, size) float tensor in [0, 1], whatever its bit depth."""
+    with Image.open(path) as image:
+        if image.mode in ("I;16", "I;16B", "I"):
+            array = np.asarray(image, dtype=np.float32) / 65535.0
+        else:
+            array = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    tensor = torch.from_numpy(array)[None]
+    if tensor.shape[-2:] != (size, size):
+        tensor = F.interpolate(
+            tensor[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )[0]
+    return tensor
+
+
+class FilmDataset(Dataset):
+    """Films resized to `resize`, then cropped to `crop`: random when training, centred otherwise.
+
+    Random crops are drawn from (seed, epoch, index) rather than a global generator, so they do
+    not depend on worker count and a resumed run sees the same crops as an uninterrupted one.
+    """
+
+    def __init__(
+        self, images: LabelledImages, resize: int, crop: int, train: bool, seed: int = 0
+    ) -> None:
+        if crop > resize:
+            raise DataError(f"crop {crop} is larger than the resized film {resize}")
+        self.images = images
+        self.resize = resize
+        self.crop = crop
+        self.train = train
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _offsets(self, index: int) -> tuple[int, int]:
+        room = self.resize - self.crop
+        if not self.train:
+            return room // 2, room // 2
+        gen = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
+        top, left = torch.randint(0, room + 1, (2,), generator=gen).tolist()
+        return top, left
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        film = load_grey(self.images.paths[index], self.resize)
+        top, left = self._offsets(index)
+        film = film[:, top : top + self.crop, left : left + self.crop]
+        return film, torch.from_numpy(self.images.labels[index])
+
+
+def prepare_batch(
+    films: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]
+) -> torch.Tensor:
+    """Grey (B, 1, H, W) in [0, 1] → 3-channel input normalised as the network expects."""
+    m = torch.tensor(mean, device=films.device, dtype=films.dtype).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=films.device, dtype=films.dtype).view(1, -1, 1, 1)
+    return (films.expand(-1, len(mean), -1, -1) - m) / s

@@ -1,0 +1,308 @@
+"""Reading films: DICOM (pydicom) or PNG/JPEG into stored values plus their display mapping.
+
+A film's display image is `intensity(values)` in [0, 1], bright = dense. The mapping follows the
+DICOM grayscale pipeline: modality rescale or LUT, then the VOI window or LUT, then MONOCHROME1
+inversion. Linear pipelines (the usual DX/CR case) stay a scale and an offset, so a 2048² film is
+mapped in one float pass; anything non-linear (sigmoid window, LUT sequences) is evaluated once by
+pydicom over every possible stored value and then looked up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from PIL import Image, UnidentifiedImageError
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+from pydicom.pixels import apply_modality_lut, apply_voi_lut, get_decoder
+
+RASTER_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
+
+NOT_DICOM = "not a DICOM file"
+CORRUPT_HEADER = "corrupt DICOM header"
+NO_PIXELS = "no pixel data (not an image)"
+CORRUPT_PIXELS = "corrupt pixel data"
+BAD_VOI = "invalid VOI window or LUT"
+NOT_RASTER = "unreadable image file"
+COLOUR = "colour image (RGB channels differ)"
+# JPEG's colour transform leaves grey pixels a level or two apart between channels.
+GREY_TOLERANCE = 2
+
+
+def photometric_reason(name: str) -> str:
+    return f"unsupported photometric interpretation {name}"
+
+
+def multi_frame_reason(frames: int) -> str:
+    return f"multi-frame image ({frames} frames)"
+
+
+def no_decoder_reason(transfer_syntax: str) -> str:
+    return f"no pixel decoder for transfer syntax {transfer_syntax}"
+
+
+def bits_reason(bits_allocated: int) -> str:
+    return f"unsupported bits allocated {bits_allocated}"
+
+
+def mode_reason(mode: str) -> str:
+    return f"unsupported image mode {mode}"
+
+
+class FilmError(Exception):
+    """A file that cannot become a film; `reason` is what errors.csv shows."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FileError:
+    """One row of errors.csv: a source file (relative to the image folder) and why it failed."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Header:
+    """The only header fields the toolkit reads; everything else in the DICOM is left behind."""
+
+    patient_id: str
+    accession: str
+    study_uid: str
+    study_date: str
+
+
+@dataclass(frozen=True)
+class LinearMap:
+    """display = clip(scale * value + offset, 0, 1)."""
+
+    scale: float
+    offset: float
+
+    def __call__(self, values: np.ndarray, dtype: type[np.floating]) -> np.ndarray:
+        out = values.astype(dtype)
+        out *= dtype(self.scale)
+        out += dtype(self.offset)
+        return np.clip(out, 0, 1, out=out)
+
+
+@dataclass(frozen=True, eq=False)
+class TableMap:
+    """display = table[value viewed as unsigned], one entry per possible stored value."""
+
+    table: np.ndarray
+
+    def __call__(self, values: np.ndarray, dtype: type[np.floating]) -> np.ndarray:
+        unsigned = values.view(np.dtype(f"u{values.dtype.itemsize}"))
+        return self.table.astype(dtype)[unsigned]
+
+
+@dataclass(frozen=True, eq=False)
+class Film:
+    """Stored pixel values and how they map to the display image.
+
+    `bits` is the depth the full-resolution image keeps (Bits Stored; 8 or 16 for PNG/JPEG).
+    `windowed` is False when no VOI told us the contrast; the training image is then stretched.
+    """
+
+    values: np.ndarray
+    bits: int
+    intensity: LinearMap | TableMap
+    windowed: bool
+
+    def unit(self, dtype: type[np.floating] = np.float32) -> np.ndarray:
+        return self.intensity(self.values, dtype)
+
+
+def is_raster(path: Path) -> bool:
+    return path.suffix.lower() in RASTER_SUFFIXES
+
+
+def read_header(path: Path) -> Header:
+    ds = _dcmread(path, stop_before_pixels=True)
+    return Header(
+        patient_id=_text(ds, "PatientID"),
+        accession=_text(ds, "AccessionNumber"),
+        study_uid=_text(ds, "StudyInstanceUID"),
+        study_date=_text(ds, "StudyDate"),
+    )
+
+
+def header_or_reason(path: Path) -> Header | str:
+    """`read_header` for worker pools: a failure comes back as its reason string."""
+    try:
+        return read_header(path)
+    except FilmError as err:
+        return err.reason
+
+
+def read_film(path: Path) -> Film:
+    return _read_raster(path) if is_raster(path) else _read_dicom(path)
+
+
+def _dcmread(path: Path, stop_before_pixels: bool = False) -> Dataset:
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+    except InvalidDicomError as err:
+        raise FilmError(NOT_DICOM) from err
+    except Exception as err:  # pydicom raises many types on a damaged file; each is one bad film
+        raise FilmError(CORRUPT_HEADER) from err
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    return str(ds.get(keyword, "") or "").strip()
+
+
+def _read_dicom(path: Path) -> Film:
+    ds = _dcmread(path)
+    if "PixelData" not in ds:
+        raise FilmError(NO_PIXELS)
+    meta = getattr(ds, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    if syntax is None:
+        raise FilmError(CORRUPT_HEADER)
+    photometric = _text(ds, "PhotometricInterpretation").upper()
+    if photometric not in ("MONOCHROME1", "MONOCHROME2") or ds.get("SamplesPerPixel", 1) != 1:
+        raise FilmError(photometric_reason(photometric or "(missing)"))
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if frames > 1:
+        raise FilmError(multi_frame_reason(frames))
+    if "BitsAllocated" not in ds or "BitsStored" not in ds:
+        raise FilmError(CORRUPT_HEADER)
+    bits_allocated = int(ds.BitsAllocated)
+    if bits_allocated not in (8, 16):
+        raise FilmError(bits_reason(bits_allocated))
+    try:
+        available = get_decoder(syntax).is_available
+    except NotImplementedError:
+        available = False
+    if not available:
+        raise FilmError(no_decoder_reason(syntax.name))
+    try:
+        values = ds.pixel_array
+    except Exception as err:  # decoders raise ValueError, RuntimeError, struct.error, ...
+        raise FilmError(CORRUPT_PIXELS) from err
+    if values.ndim != 2:
+        raise FilmError(CORRUPT_PIXELS)
+    try:
+        intensity, windowed = _intensity(ds)
+    except (ValueError, NotImplementedError, IndexError, KeyError) as err:
+        raise FilmError(BAD_VOI) from err
+    return Film(values=values, bits=int(ds.BitsStored), intensity=intensity, windowed=windowed)
+
+
+def _stored_range(ds: Dataset) -> tuple[int, int]:
+    bits = int(ds.BitsStored)
+    if int(ds.PixelRepresentation) == 0:
+        return 0, 2**bits - 1
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def _first(value: object) -> float:
+    """Centre and width may list alternative views; like pydicom, take the first."""
+    if isinstance(value, MultiValue | list | tuple):
+        return float(value[0])
+    return float(value)  # type: ignore[arg-type]
+
+
+def _window(ds: Dataset) -> tuple[str, float, float] | None:
+    """The first VOI window as (function, effective centre, effective width), or None."""
+    if ds.get("WindowCenter") is None or ds.get("WindowWidth") is None:
+        return None
+    function = _text(ds, "VOILUTFunction").upper() or "LINEAR"
+    centre, width = _first(ds.WindowCenter), _first(ds.WindowWidth)
+    if function == "LINEAR":
+        # PS3.3 C.11.2.1.2.1: the LINEAR window is defined on (centre - 0.5, width - 1).
+        centre, width = centre - 0.5, width - 1
+    return function, centre, width
+
+
+def _intensity(ds: Dataset) -> tuple[LinearMap | TableMap, bool]:
+    invert = _text(ds, "PhotometricInterpretation").upper() == "MONOCHROME1"
+    has_voi_lut = bool(ds.get("VOILUTSequence"))
+    window = None if has_voi_lut else _window(ds)
+    linear = not ds.get("ModalityLUTSequence") and not has_voi_lut
+    if linear and window is not None:
+        function, _, width = window
+        linear = function in ("LINEAR", "LINEAR_EXACT") and width > 0
+    intensity = _linear(ds, window, invert) if linear else _table(ds, invert)
+    return intensity, has_voi_lut or window is not None
+
+
+def _linear(ds: Dataset, window: tuple[str, float, float] | None, invert: bool) -> LinearMap:
+    if window is None:
+        # No VOI: the modality output is linear in the stored value, so its full range maps to
+        # [0, 1] whatever the rescale; MONOCHROME2 films then keep their stored values exactly.
+        low, high = _stored_range(ds)
+        scale, offset = 1 / (high - low), -low / (high - low)
+    else:
+        _, centre, width = window
+        slope, intercept = _rescale(ds)
+        scale, offset = slope / width, (intercept - centre) / width + 0.5
+    return LinearMap(-scale, 1 - offset) if invert else LinearMap(scale, offset)
+
+
+def _rescale(ds: Dataset) -> tuple[float, float]:
+    if "RescaleSlope" in ds and "RescaleIntercept" in ds:
+        return float(ds.RescaleSlope), float(ds.RescaleIntercept)
+    return 1.0, 0.0
+
+
+def _table(ds: Dataset, invert: bool) -> TableMap:
+    """pydicom's own float64 pipeline, run once over every possible stored value."""
+    itemsize = int(ds.BitsAllocated) // 8
+    signed = int(ds.PixelRepresentation) == 1
+    unsigned = np.arange(2 ** (8 * itemsize), dtype=f"u{itemsize}")
+    domain = unsigned.view(f"i{itemsize}") if signed else unsigned
+    modality = apply_modality_lut(domain, ds)
+    display = apply_voi_lut(modality, ds)
+    low, high = _output_range(ds)
+    unit = np.clip((np.asarray(display, dtype=np.float64) - low) / (high - low), 0, 1)
+    return TableMap(1 - unit if invert else unit)
+
+
+def _output_range(ds: Dataset) -> tuple[float, float]:
+    """The range the VOI stage writes into, as PS3.3 C.11 (and pydicom) define it."""
+    if ds.get("VOILUTSequence"):
+        return 0.0, float(2 ** int(ds.VOILUTSequence[0].LUTDescriptor[2]) - 1)
+    if ds.get("ModalityLUTSequence"):
+        return 0.0, float(2 ** int(ds.ModalityLUTSequence[0].LUTDescriptor[2]) - 1)
+    low, high = _stored_range(ds)
+    slope, intercept = _rescale(ds)
+    return low * slope + intercept, high * slope + intercept
+
+
+def _read_raster(path: Path) -> Film:
+    try:
+        with Image.open(path) as image:
+            image.load()
+            mode = image.mode
+            if mode in ("I;16", "I;16B", "I;16L", "I"):
+                values = np.asarray(image).astype(np.uint16, copy=False)
+                bits = 16
+            elif mode in ("1", "L"):
+                values, bits = np.asarray(image.convert("L")), 8
+            elif mode in ("P", "LA", "RGB", "RGBA"):
+                values, bits = _grey_from_rgb(np.asarray(image.convert("RGB"))), 8
+            else:
+                raise FilmError(mode_reason(mode))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise FilmError(NOT_RASTER) from err
+    # PNG/JPEG pixels are already display values: no window, no stretch.
+    identity = LinearMap(1 / (2**bits - 1), 0.0)
+    return Film(values=values, bits=bits, intensity=identity, windowed=True)
+
+
+def _grey_from_rgb(rgb: np.ndarray) -> np.ndarray:
+    channels = rgb.astype(np.int16)
+    spread = channels.max(axis=2) - channels.min(axis=2)
+    if spread.size and int(spread.max()) > GREY_TOLERANCE:
+        raise FilmError(COLOUR)
+    return np.rint(channels.mean(axis=2)).astype(np.uint8)

@@ -1,0 +1,225 @@
+"""`cxrlabel`: label Chinese chest-film reports with a rule pack, explain and evaluate."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from cli.options import (
+    encoding_option,
+    id_col_option,
+    not_mentioned_option,
+    rules_option,
+    text_col_option,
+    uncertain_option,
+    workers_option,
+)
+from labeler.io import (
+    ReportFileError,
+    atomic_write,
+    evidence_record,
+    read_evidence,
+    read_reports,
+    read_table,
+    write_labels,
+)
+from labeler.packs import PackError
+from labeler.resolve import NotMentionedPolicy, UncertainPolicy, label_value
+
+
+def _labeler(rules: str):
+    from labeler.labeler import Labeler
+
+    try:
+        return Labeler(rules)
+    except PackError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cxr-toolkit")
+def main() -> None:
+    """Chinese chest X-ray reports → five-region labels with evidence."""
+
+
+@main.command()
+@click.argument("reports", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Labels CSV to write.",
+)
+@click.option(
+    "--evidence",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the evidence of every decision as JSON lines.",
+)
+@rules_option
+@uncertain_option
+@not_mentioned_option
+@workers_option
+@id_col_option
+@text_col_option
+@encoding_option
+def extract(
+    reports, output, evidence, rules, uncertain, not_mentioned, workers, id_col, text_cols, encoding
+):
+    """Label REPORTS (CSV, TSV, XLSX or JSONL) into a labels CSV, one row per report, in order."""
+    from tqdm import tqdm
+
+    labeler = _labeler(rules)
+    try:
+        rows = read_reports(reports, id_col, text_cols, encoding)
+    except ReportFileError as exc:
+        raise click.UsageError(str(exc)) from exc
+    started = time.perf_counter()
+    results = labeler.label_many(rows, workers=workers)
+    results = tqdm(results, total=len(rows), unit="report", disable=None, file=sys.stderr)
+    counts = dict.fromkeys(labeler.regions, 0)
+    errors = unmentioned = 0
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(atomic_write(evidence)) if evidence else None
+        written = write_labels(
+            results,
+            output,
+            labeler.regions,
+            UncertainPolicy(uncertain),
+            NotMentionedPolicy(not_mentioned),
+        )
+        for result in written:
+            if sink is not None:
+                sink.write(json.dumps(evidence_record(result), ensure_ascii=False) + "\n")
+            errors += result.error is not None
+            unmentioned += result.no_region_mentioned
+            for d in result.decisions:
+                counts[d.region] += label_value(d.state, UncertainPolicy(uncertain)) == 1
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"{len(rows)} reports → {output} in {elapsed:.1f} s "
+        f"({len(rows) / max(elapsed, 1e-9):,.0f} reports/s, pack {labeler.pack.name} "
+        f"{labeler.pack.version})"
+    )
+    click.echo("abnormal per region: " + ", ".join(f"{r} {n}" for r, n in counts.items()))
+    if unmentioned:
+        click.echo(f"{unmentioned} reports mention no region (no_region_mentioned=1)")
+    if errors:
+        click.echo(f"{errors} rows could not be labelled: see the error column", err=True)
+
+
+@main.command()
+@click.argument("text")
+@rules_option
+def explain(text, rules):
+    """Show how TEXT is labelled: clauses, tokens, cue hits, assertions and the vector."""
+    labeler = _labeler(rules)
+    analysis = labeler.analyse(text)
+    norm = analysis.normalized
+    if norm.text != text:
+        click.echo(f"normalised: {norm.text}")
+    for clause, hits in zip(analysis.clauses, analysis.hits, strict=True):
+        start, end = norm.source_span(clause.start, clause.end)
+        click.echo(f"\n[{clause.section} s{clause.sentence}] {clause.text}  ({start}-{end})")
+        tokens = labeler.tokenizer.tokens(clause.text)
+        click.echo("  tokens: " + " / ".join(t for t, _, _ in tokens))
+        for h in hits:
+            s, e = norm.source_span(h.start, h.end)
+            click.echo(f"  {h.kind.value:<11} {h.rule_id:<30} {h.text}  ({s}-{e})")
+    click.echo("\nassertions:")
+    for a in analysis.assertions:
+        mods = ", ".join(m.rule_id for m in a.modifiers) or "-"
+        click.echo(
+            f"  {a.hit.text:<8} → {','.join(a.regions):<28} {a.state.value:<9} "
+            f"via {a.region_from:<8} modifiers: {mods}"
+        )
+    click.echo("\nregions:")
+    for d in analysis.decisions:
+        click.echo(
+            f"  {d.region:<10} {d.state.value:<13} {label_value(d.state)}  "
+            + "; ".join(f"{e.rule_id}:{e.text}" for e in d.evidence)
+        )
+    vector = [label_value(d.state) for d in analysis.decisions]
+    click.echo(f"\nvector [{', '.join(labeler.regions)}] = {vector}")
+
+
+@main.command()
+@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--evidence",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Evidence JSONL from extract, shown for each disagreement.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the scores as JSON.",
+)
+@click.option("--max-disagreements", type=int, default=50, show_default=True)
+def evaluate(labels, gold, evidence, json_out, max_disagreements):
+    """Compare LABELS with GOLD: per-region precision, recall, F1, accuracy and macro F1."""
+    from labeler.evaluate import GoldError
+    from labeler.evaluate import evaluate as run
+    from labeler.packs import region_ids
+
+    try:
+        result = run(
+            read_table(labels), read_table(gold), list(region_ids()), str(labels), str(gold)
+        )
+    except (GoldError, ReportFileError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"{result.compared} reports compared")
+    click.echo(f"{'region':<10} {'P':>6} {'R':>6} {'F1':>6} {'acc':>6} {'pos':>5}  tp/fp/fn/tn")
+    for s in result.scores:
+        click.echo(
+            f"{s.region:<10} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} "
+            f"{s.accuracy:6.3f} {s.positives:5d}  {s.tp}/{s.fp}/{s.fn}/{s.tn}"
+        )
+    click.echo(f"macro F1 {result.macro_f1:.4f}")
+    for what, ids in (
+        ("in gold but not in labels", result.missing_in_labels),
+        ("in labels but not in gold", result.missing_in_gold),
+    ):
+        if ids:
+            click.echo(f"{len(ids)} reports {what}: {', '.join(ids[:10])}")
+    records = read_evidence(evidence) if evidence else {}
+    if result.disagreements:
+        click.echo(f"\n{len(result.disagreements)} disagreements:")
+    for d in result.disagreements[:max_disagreements]:
+        click.echo(
+            f"  {d.report_id} {d.region}: gold {d.gold} ({d.gold_state}) "
+            f"labeler {d.predicted} ({d.predicted_state})" + (f"  note: {d.note}" if d.note else "")
+        )
+        rec = records.get(d.report_id)
+        if rec:
+            dec = rec["decisions"][d.region]
+            for e in dec["evidence"] + dec["overruled"]:
+                click.echo(
+                    f"      {e['state']:<9} {e['rule_id']:<28} {e['text']} "
+                    f"[{e['start']}-{e['end']}] via {e['region_from']}"
+                )
+    if json_out:
+        from dataclasses import asdict
+
+        with atomic_write(json_out) as handle:
+            json.dump(
+                {
+                    "macro_f1": result.macro_f1,
+                    "compared": result.compared,
+                    "scores": [asdict(s) for s in result.scores],
+                    "disagreements": [asdict(d) for d in result.disagreements],
+                },
+                handle,
+                ensure_ascii=False,
+                indent=2,
+            )

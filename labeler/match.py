@@ -1,0 +1,99 @@
+"""Cue matching: every term and pattern of a pack in one compiled alternation.
+
+Patterns are tried before terms and terms longest first, so at one position the most specific cue
+wins. Matching is overlapped (肋骨骨折 yields 肋骨 and 骨折); a hit lying wholly inside a longer
+hit is dropped (对称 inside 不对称, 积液 inside 心包积液).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import regex
+
+from labeler.packs import ALL_REGIONS, Boundary, Direction, Rule, Scope
+from labeler.tokenize import Tokenizer
+from labeler.types import CueHit, CueKind
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule with its region lists expanded, as the context stage needs it."""
+
+    id: str
+    kind: CueKind
+    regions: tuple[str, ...]
+    implies: tuple[str, ...]
+    direction: Direction
+    scope: Scope
+    boundary: Boundary
+
+
+def _expand(regions: Sequence[str], region_ids: Sequence[str]) -> tuple[str, ...]:
+    if ALL_REGIONS in regions:
+        return tuple(region_ids)
+    return tuple(r for r in region_ids if r in regions)
+
+
+class Matcher:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        region_ids: Sequence[str],
+        normalize_term: Callable[[str], str],
+        tokenizer: Tokenizer,
+    ) -> None:
+        self.rules: dict[str, CompiledRule] = {}
+        self._tokenizer = tokenizer
+        self._pattern_rule: list[str] = []
+        self._term_rule: dict[str, str] = {}
+        parts: list[str] = []
+        for rule in rules:
+            self.rules[rule.id] = CompiledRule(
+                rule.id,
+                rule.kind,
+                _expand(rule.regions, region_ids),
+                _expand(rule.implies, region_ids),
+                rule.direction,
+                rule.scope,
+                rule.boundary,
+            )
+            for pat in rule.patterns:
+                parts.append(f"(?P<p{len(self._pattern_rule)}>{pat})")
+                self._pattern_rule.append(rule.id)
+            for term in rule.terms:
+                self._term_rule.setdefault(normalize_term(term), rule.id)
+        terms = sorted(self._term_rule, key=lambda t: (-len(t), t))
+        if terms:
+            parts.append("(?P<lit>" + "|".join(regex.escape(t) for t in terms) + ")")
+        self._regex = regex.compile("|".join(parts)) if parts else None
+        self.hits = lru_cache(maxsize=131072)(self._hits)
+
+    def rule_of(self, m: regex.Match) -> str:
+        group = m.lastgroup
+        if group == "lit":
+            return self._term_rule[m.group()]
+        return self._pattern_rule[int(group[1:])]
+
+    def _hits(self, text: str) -> tuple[CueHit, ...]:
+        """Cue hits in `text` (a clause), offsets relative to it, sorted by position."""
+        if self._regex is None:
+            return ()
+        found: list[CueHit] = []
+        bounds: frozenset[int] | None = None
+        for m in self._regex.finditer(text, overlapped=True):
+            rule = self.rules[self.rule_of(m)]
+            if rule.boundary is Boundary.TOKEN:
+                if bounds is None:
+                    bounds = self._tokenizer.boundaries(text)
+                if m.start() not in bounds or m.end() not in bounds:
+                    continue
+            found.append(CueHit(rule.id, rule.kind, m.start(), m.end(), m.group()))
+        return tuple(h for h in found if not _inside_longer(h, found))
+
+
+def _inside_longer(hit: CueHit, hits: Sequence[CueHit]) -> bool:
+    size = hit.end - hit.start
+    return any(o.start <= hit.start and hit.end <= o.end and o.end - o.start > size for o in hits)

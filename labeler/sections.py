@@ -1,0 +1,71 @@
+"""Sections (findings / impression), sentences and clauses, with offsets into normalised text.
+
+Headings come from the pack. Sentences end at 。; ! ? and newlines, at a '.' not inside a number,
+and before list markers (1. / 2、 / (3)). Clauses end at commas and at runs of spaces, which
+reports use as separators. Trailing sentence punctuation stays in its clause because '?' is an
+uncertainty cue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import regex
+
+from labeler.types import Clause
+
+_SENTENCE_END = r"[。;!?\n]+|(?<!\d)\.(?!\d)"
+_LIST_MARKER = r"(?:(?<=[\s,])|^)(?=\(?\d{1,2}[.、)](?!\d))"
+_CLAUSE_END = r"[,\s]+"
+
+_SPLIT = regex.compile(
+    f"(?P<sent>(?:{_SENTENCE_END})\\s*)|(?P<list>{_LIST_MARKER})|(?P<clause>{_CLAUSE_END})"
+)
+
+
+class Sectioner:
+    """Splits normalised text into clauses tagged with their section and sentence number."""
+
+    def __init__(self, headings: Mapping[str, Sequence[str]]) -> None:
+        self._section_of: dict[str, str] = {}
+        for section, words in headings.items():
+            for word in words:
+                self._section_of[word] = section
+        if self._section_of:
+            words = sorted(self._section_of, key=len, reverse=True)
+            alt = "|".join(regex.escape(w) for w in words)
+            self._heading = regex.compile(rf"[\[【]?(?P<h>{alt})[\]】]?\s*:|【(?P<h2>{alt})】")
+        else:
+            self._heading = None
+
+    def sections(self, text: str) -> list[tuple[str, int, int]]:
+        """(section, start, end) of each part of the text; 'body' before any heading."""
+        if self._heading is None:
+            return [("body", 0, len(text))]
+        parts: list[tuple[str, int, int]] = []
+        current, start = "body", 0
+        for m in self._heading.finditer(text):
+            if m.start() > start or current != "body":
+                parts.append((current, start, m.start()))
+            current = self._section_of[m.group("h") or m.group("h2")]
+            start = m.end()
+        parts.append((current, start, len(text)))
+        return [p for p in parts if p[2] > p[1]]
+
+    def clauses(self, text: str) -> list[Clause]:
+        out: list[Clause] = []
+        sentence = 0
+        for section, sec_start, sec_end in self.sections(text):
+            pos = sec_start
+            for m in _SPLIT.finditer(text, sec_start, sec_end):
+                kind = m.lastgroup
+                end = m.end() if kind == "sent" else m.start()
+                if end > pos and text[pos:end].strip():
+                    out.append(Clause(text[pos:end], pos, end, sentence, section))
+                pos = m.end()
+                if kind in ("sent", "list"):
+                    sentence += 1
+            if sec_end > pos and text[pos:sec_end].strip():
+                out.append(Clause(text[pos:sec_end], pos, sec_end, sentence, section))
+            sentence += 1
+        return out
