@@ -3,14 +3,18 @@ and whether a negation, uncertainty or suppressing cue covers it.
 
 Region choice for a finding or normal cue, first that applies:
   fixed     the rule's own `regions` (主动脉结突出 → aorta);
-  anchor    the latest anchor before it in the clause (心影 … 增大 → heart), or
+  anchor    the latest anchor before it in the clause (心影 … 增大 → heart), unless that is a
+            whole-film word (胸片, 余) and the rule has regions of its own (胸片未见骨折), or
   context   the regions of the latest resolved cue before it (主动脉结突出并见钙化 → aorta);
   implied   the rule's `implies` (斑片影 → lungs, 积液 → diaphragm);
   anchor    the first anchor after it in the clause (… 见于右下肺);
-  carried   the region the previous clause ended on (右下肺见斑片影，边缘模糊).
+  carried   the region the previous clause ended on (右下肺见斑片影，边缘模糊);
+  fallback  the rule's `fallback` (钙化 alone is in the lungs, but 主动脉结增宽，可见钙化 is not).
 An anchor with no regions (纵隔, 气管) sets the context to "no region", so what follows it is
-about nothing the labels track. Trigger scopes run to the clause edge or a terminator; rules
-with `scope: sentence` reach across the clauses of their sentence.
+about nothing the labels track. An uncertainty cue with `implies` (体外物品) also asserts an
+uncertain shadow of its own, in the region named before it or else the implied one.
+Trigger scopes run to the clause edge or a terminator; rules with `scope: sentence` reach across
+the clauses of their sentence.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def _state(kind: CueKind, modifiers: Sequence[CueHit]) -> State:
     kinds = {m.kind for m in modifiers}
     if kind is CueKind.NORMAL:
         return State.NEGATIVE
-    if CueKind.UNCERTAINTY in kinds:
+    if CueKind.UNCERTAINTY in kinds or kind is CueKind.UNCERTAINTY:
         return State.UNCERTAIN
     if CueKind.NEGATION in kinds:
         return State.NEGATIVE
@@ -75,6 +79,7 @@ def _clause_assertions(
     context_how = "anchor"
     out: list[Assertion] = []
     previous: CueHit | None = None
+    whole_film = False
     for hit in hits:
         rule = rules[hit.rule_id]
         joined = previous is not None and previous.end == hit.start
@@ -82,33 +87,43 @@ def _clause_assertions(
             previous = hit if joined and previous.kind is CueKind.ANCHOR else None
             continue
         if hit.kind is CueKind.ANCHOR:
-            if joined and context is not None:
+            if joined and context is not None and not whole_film:
                 # 两肺及心膈 / 心影、主动脉: one subject naming several regions
                 context = context + tuple(r for r in rule.regions if r not in context)
             else:
+                # 余心肺膈: a whole-film word followed by anatomy means that anatomy only
                 context = rule.regions
+            whole_film = rule.whole_film
             context_hit, context_how = hit, "anchor"
             previous = hit
             continue
         previous = None
-        if hit.kind not in (CueKind.FINDING, CueKind.NORMAL):
+        # an uncertainty cue with regions of its own (体外物品) is itself a hedged shadow
+        hedged_shadow = hit.kind is CueKind.UNCERTAINTY and bool(rule.implies or rule.regions)
+        if hit.kind not in (CueKind.FINDING, CueKind.NORMAL) and not hedged_shadow:
             continue
         anchor = None
+        keeps_context = False
         if rule.regions:
             regions, how = rule.regions, "fixed"
-        elif context is not None:
+        elif whole_film and rule.implies and context_how == "anchor":
+            # 胸片未见骨折 is about the ribs, not every region; 胸片未见病变 is about all
+            regions, how, keeps_context = rule.implies, "implied", True
+        elif context is not None and (context or not hedged_shadow):
             regions, how = context, context_how
             anchor = context_hit if context_how == "anchor" else None
         elif rule.implies:
             regions, how = rule.implies, "implied"
         elif (after := next((a for a in anchors if a.start >= hit.end), None)) is not None:
             regions, how, anchor = rules[after.rule_id].regions, "anchor", after
-        elif carry is not None:
+        elif carry:
             regions, how = carry, "carried"
+        elif rule.fallback:
+            regions, how = rule.fallback, "fallback"
         else:
             regions, how = (), "none"
-        if regions:
-            context = regions
+        if regions and not keeps_context:
+            context, whole_film = regions, whole_film and how == "anchor"
             context_hit, context_how = (anchor, "anchor") if anchor else (hit, "context")
         modifiers = tuple(s.trigger for s in scopes if s.covers(hit))
         if any(m.kind is CueKind.SUPPRESS for m in modifiers) or not regions:

@@ -26,9 +26,11 @@ class CompiledRule:
     kind: CueKind
     regions: tuple[str, ...]
     implies: tuple[str, ...]
+    fallback: tuple[str, ...]
     direction: Direction
     scope: Scope
     boundary: Boundary
+    whole_film: bool  # regions: ["*"] — the whole film rather than particular regions
 
 
 def _expand(regions: Sequence[str], region_ids: Sequence[str]) -> tuple[str, ...]:
@@ -56,9 +58,11 @@ class Matcher:
                 rule.kind,
                 _expand(rule.regions, region_ids),
                 _expand(rule.implies, region_ids),
+                _expand(rule.fallback, region_ids),
                 rule.direction,
                 rule.scope,
                 rule.boundary,
+                ALL_REGIONS in rule.regions,
             )
             for pat in rule.patterns:
                 parts.append(f"(?P<p{len(self._pattern_rule)}>{pat})")

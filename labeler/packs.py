@@ -74,6 +74,7 @@ class Rule(_Strict):
     patterns: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
     implies: list[str] = Field(default_factory=list)
+    fallback: list[str] = Field(default_factory=list)
     direction: Direction = Direction.FORWARD
     scope: Scope = Scope.CLAUSE
     boundary: Boundary = Boundary.NONE
@@ -333,7 +334,7 @@ def _check_semantics(pack: Pack) -> None:
     seen_terms: dict[str, str] = {}
     for s in pack.rules:
         rule: Rule = s.item
-        for field in ("regions", "implies"):
+        for field in ("regions", "implies", "fallback"):
             bad = [r for r in getattr(rule, field) if r not in known]
             if bad:
                 raise PackError(

@@ -32,8 +32,8 @@ class Tokenizer:
         return self._jieba
 
     def _tokens(self, text: str) -> tuple[tuple[str, int, int], ...]:
-        """(word, start, end) for each token of `text`, HMM on as jieba's default."""
-        return tuple(self._ready().tokenize(text))
+        """(word, start, end) per token; HMM off, so only dictionary words join characters."""
+        return tuple(self._ready().tokenize(text, HMM=False))
 
     def boundaries(self, text: str) -> frozenset[int]:
         return _boundaries(self.tokens(text))
