@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import sys
 import time
@@ -22,11 +22,11 @@ from cli.options import (
 from labeler.io import (
     ReportFileError,
     atomic_write,
-    evidence_record,
     read_evidence,
     read_reports,
     read_table,
-    write_labels,
+    render,
+    write_outputs,
 )
 from labeler.packs import PackError
 from labeler.resolve import NotMentionedPolicy, UncertainPolicy, label_value
@@ -81,33 +81,28 @@ def extract(
     except ReportFileError as exc:
         raise click.UsageError(str(exc)) from exc
     started = time.perf_counter()
-    results = labeler.label_many(rows, workers=workers)
-    results = tqdm(results, total=len(rows), unit="report", disable=None, file=sys.stderr)
-    counts = dict.fromkeys(labeler.regions, 0)
+    to_row = functools.partial(
+        render,
+        uncertain=UncertainPolicy(uncertain),
+        not_mentioned=NotMentionedPolicy(not_mentioned),
+        evidence=evidence is not None,
+    )
+    rendered = labeler.label_many(rows, workers=workers, render=to_row)
+    rendered = tqdm(rendered, total=len(rows), unit="report", disable=None, file=sys.stderr)
+    counts = [0] * len(labeler.regions)
     errors = unmentioned = 0
-    with contextlib.ExitStack() as stack:
-        sink = stack.enter_context(atomic_write(evidence)) if evidence else None
-        written = write_labels(
-            results,
-            output,
-            labeler.regions,
-            UncertainPolicy(uncertain),
-            NotMentionedPolicy(not_mentioned),
-        )
-        for result in written:
-            if sink is not None:
-                sink.write(json.dumps(evidence_record(result), ensure_ascii=False) + "\n")
-            errors += result.error is not None
-            unmentioned += result.no_region_mentioned
-            for d in result.decisions:
-                counts[d.region] += label_value(d.state, UncertainPolicy(uncertain)) == 1
+    for item in write_outputs(rendered, output, labeler.regions, evidence):
+        errors += item.error
+        unmentioned += item.no_region_mentioned
+        counts = [c + p for c, p in zip(counts, item.positives, strict=True)]
+    by_region = dict(zip(labeler.regions, counts, strict=True))
     elapsed = time.perf_counter() - started
     click.echo(
         f"{len(rows)} reports → {output} in {elapsed:.1f} s "
         f"({len(rows) / max(elapsed, 1e-9):,.0f} reports/s, pack {labeler.pack.name} "
         f"{labeler.pack.version})"
     )
-    click.echo("abnormal per region: " + ", ".join(f"{r} {n}" for r, n in counts.items()))
+    click.echo("abnormal per region: " + ", ".join(f"{r} {n}" for r, n in by_region.items()))
     if unmentioned:
         click.echo(f"{unmentioned} reports mention no region (no_region_mentioned=1)")
     if errors:

@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -187,20 +187,49 @@ def label_row(
     ]
 
 
-def write_labels(
-    results: Iterable[LabelResult],
-    path: str | Path,
-    regions: Sequence[str],
+@dataclass(frozen=True)
+class Rendered:
+    """One labelled report as written: its CSV row and, when asked for, its evidence line."""
+
+    row: list[object]
+    evidence: str | None
+    positives: tuple[int, ...]  # 1 per region labelled 1
+    no_region_mentioned: bool
+    error: bool
+
+
+def render(
+    result: LabelResult,
     uncertain: UncertainPolicy = UncertainPolicy.POSITIVE,
     not_mentioned: NotMentionedPolicy = NotMentionedPolicy.ZERO,
-) -> Iterator[LabelResult]:
-    """Write the labels CSV atomically, passing each result through for further consumers."""
-    with atomic_write(path, newline="") as handle:
+    evidence: bool = False,
+) -> Rendered:
+    return Rendered(
+        label_row(result, uncertain, not_mentioned),
+        json.dumps(evidence_record(result), ensure_ascii=False) if evidence else None,
+        tuple(int(label_value(d.state, uncertain) == 1) for d in result.decisions),
+        result.no_region_mentioned,
+        result.error is not None,
+    )
+
+
+def write_outputs(
+    rendered: Iterable[Rendered],
+    labels_path: str | Path,
+    regions: Sequence[str],
+    evidence_path: str | Path | None = None,
+) -> Iterator[Rendered]:
+    """Write the labels CSV (and evidence JSONL) atomically, passing each row through."""
+    with contextlib.ExitStack() as stack:
+        handle = stack.enter_context(atomic_write(labels_path, newline=""))
+        sink = stack.enter_context(atomic_write(evidence_path)) if evidence_path else None
         writer = csv.writer(handle)
         writer.writerow(label_columns(regions))
-        for result in results:
-            writer.writerow(label_row(result, uncertain, not_mentioned))
-            yield result
+        for item in rendered:
+            writer.writerow(item.row)
+            if sink is not None and item.evidence is not None:
+                sink.write(item.evidence + "\n")
+            yield item
 
 
 def evidence_record(result: LabelResult) -> dict:

@@ -152,10 +152,12 @@ class Pack:
 
 class _LineDict(dict):
     line: int = 0
+    key_lines: dict[Any, int]  # set by the loader; absent on an empty file's stand-in
 
 
 class _LineList(list):
     line: int = 0
+    item_lines: tuple[int, ...] = ()
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -171,12 +173,16 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
         )
     out = _LineDict(loader.construct_mapping(node, deep=True))
     out.line = node.start_mark.line + 1
+    # errors about one key (an unknown key, a bad value) point at the key's own line
+    lines = (k.start_mark.line + 1 for k, _ in node.value)
+    out.key_lines = dict(zip(keys, lines, strict=True))
     return out
 
 
 def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _LineList:
     out = _LineList(loader.construct_sequence(node, deep=True))
     out.line = node.start_mark.line + 1
+    out.item_lines = tuple(item.start_mark.line + 1 for item in node.value)
     return out
 
 
@@ -190,10 +196,14 @@ def _line_of(data: Any, loc: Iterable[Any]) -> int:
     node = data
     for key in loc:
         try:
-            node = node[key]
+            child = node[key]
         except (KeyError, IndexError, TypeError):
             break
-        line = getattr(node, "line", line)
+        if isinstance(node, _LineDict):
+            line = getattr(node, "key_lines", {}).get(key, line)
+        elif isinstance(node, _LineList) and isinstance(key, int):
+            line = node.item_lines[key] if key < len(node.item_lines) else line
+        node = child
     return line
 
 
@@ -308,15 +318,17 @@ def _apply_file(acc: _Acc, pf: PackFile, raw: _LineDict, path: Path) -> None:
 
 def _load_into(acc: _Acc, path: Path, stack: tuple[Path, ...]) -> PackFile:
     path = path.resolve()
-    if path in stack:
-        cycle = " -> ".join(str(p) for p in (*stack, path))
-        raise PackError(f"{stack[-1]}:1: extends cycle: {cycle}")
     pf, raw = _parse_file(path)
     for i, ref in enumerate(pf.extends):
+        where = f"{path}:{_line_of(raw, ['extends', i])}"
         try:
-            parent = resolve_pack_path(ref, relative_to=path.parent)
+            parent = resolve_pack_path(ref, relative_to=path.parent).resolve()
         except PackError as exc:
-            raise PackError(f"{path}:{_line_of(raw, ['extends', i])}: {exc}") from exc
+            raise PackError(f"{where}: {exc}") from exc
+        if parent in (*stack, path):
+            # named at the `extends` entry that closes the loop, where the fix goes
+            cycle = " -> ".join(str(p) for p in (*stack, path, parent))
+            raise PackError(f"{where}: extends cycle: {cycle}")
         _load_into(acc, parent, (*stack, path))
     acc.chain.append(pf.name or path.stem)
     _apply_file(acc, pf, raw, path)
@@ -364,6 +376,10 @@ def _check_semantics(pack: Pack) -> None:
                 raise PackError(
                     f"{s.where}: rule {rule.id!r}: example names unknown region {bad[0]!r}"
                 )
+    for s in pack.examples:
+        bad = [r for r in s.item.expect if r not in pack.region_ids]
+        if bad:
+            raise PackError(f"{s.where}: pack example names unknown region {bad[0]!r}")
     for s in pack.normalize:
         entry: NormalizeEntry = s.item
         if (entry.term is None) == (entry.pattern is None):
@@ -403,3 +419,18 @@ def region_ids() -> tuple[str, ...]:
     """Region ids of the base pack, in label-vector order (cheap: reads pack.yaml only)."""
     pf, _ = _parse_file(_packaged_rules() / "base" / "pack.yaml")
     return tuple(r.id for r in pf.regions)
+
+
+def short_where(where: str) -> str:
+    """A `file:line` for people: the file relative to the working directory when below it, else
+    to the shipped rules' folder (rules/base/heart.yaml:3), else as it is."""
+    path, sep, line = where.rpartition(":")
+    if not sep or not line.isdigit():
+        return where
+    file = Path(path)
+    for root, prefix in ((Path.cwd(), ""), (_packaged_rules(), "rules/")):
+        try:
+            return f"{prefix}{file.relative_to(root).as_posix()}:{line}"
+        except ValueError:
+            continue
+    return where

@@ -1,0 +1,51 @@
+from labeler.match import Matcher
+from labeler.packs import Rule
+from labeler.tokenize import Tokenizer
+from labeler.types import CueKind
+
+REGIONS = ("thorax", "lungs", "aorta", "heart", "diaphragm")
+
+
+def matcher(*rules: Rule, words=()) -> Matcher:
+    return Matcher(list(rules), REGIONS, lambda t: t, Tokenizer(words))
+
+
+def test_longest_term_wins_at_a_position():
+    m = matcher(
+        Rule(id="a", kind=CueKind.ANCHOR, regions=["diaphragm"], terms=["肋膈角"]),
+        Rule(id="f", kind=CueKind.FINDING, regions=["diaphragm"], terms=["肋膈角消失"]),
+    )
+    assert [(h.rule_id, h.text) for h in m.hits("右肋膈角消失")] == [("f", "肋膈角消失")]
+
+
+def test_overlapping_hits_are_kept_and_contained_ones_dropped():
+    m = matcher(
+        Rule(id="rib", kind=CueKind.ANCHOR, regions=["thorax"], terms=["肋骨"]),
+        Rule(id="fracture", kind=CueKind.FINDING, implies=["thorax"], terms=["骨折"]),
+        Rule(id="sym", kind=CueKind.NORMAL, terms=["对称"]),
+        Rule(id="asym", kind=CueKind.FINDING, terms=["不对称"]),
+    )
+    assert [h.rule_id for h in m.hits("肋骨折")] == ["rib", "fracture"]
+    assert [h.rule_id for h in m.hits("胸廓不对称")] == ["asym"]
+
+
+def test_pattern_hits_report_their_rule_and_span():
+    m = matcher(
+        Rule(id="ctr", kind=CueKind.FINDING, regions=["heart"], patterns=[r"心胸比约0\.[6-9]\d*"])
+    )
+    (hit,) = m.hits("心胸比约0.62。")
+    assert (hit.rule_id, hit.start, hit.end, hit.text) == ("ctr", 0, 8, "心胸比约0.62")
+
+
+def test_token_boundary_rules_skip_matches_inside_words():
+    m = matcher(
+        Rule(id="no", kind=CueKind.NEGATION, terms=["无"], boundary="token"),
+        words=["无名"],
+    )
+    assert [h.text for h in m.hits("心影无增大")] == ["无"]
+    assert m.hits("无名指") == ()
+
+
+def test_all_regions_marker_expands():
+    m = matcher(Rule(id="all", kind=CueKind.ANCHOR, regions=["*"], terms=["胸片"]))
+    assert m.rules["all"].regions == REGIONS and m.rules["all"].whole_film
