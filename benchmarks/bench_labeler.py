@@ -29,7 +29,12 @@ LUNGS = [
 ]
 AORTA = ["主动脉结不宽。", "主动脉结突出并见钙化灶。", "主动脉迂曲。", ""]
 HEART = ["心影外形及大小如常。", "心影不大。", "心影饱满。", "心影增大，呈主动脉型。"]
-DIAPHRAGM = ["两膈面光整，两肋膈角锐利。", "右膈面隆起，右肋膈角变钝。", "两膈面光整。", "左肋膈角变钝。"]
+DIAPHRAGM = [
+    "两膈面光整，两肋膈角锐利。",
+    "右膈面隆起，右肋膈角变钝。",
+    "两膈面光整。",
+    "左肋膈角变钝。",
+]
 SIDES = ["左", "右", "两"]
 LOBES = ["上", "中", "下"]
 
@@ -84,16 +89,20 @@ def main() -> None:
     args = parser.parse_args()
     jieba.setLogLevel(logging.WARNING)
     rng = random.Random(args.seed)
-    for name, texts in (("realistic", realistic(args.reports, rng)),
-                        ("unique", unique(args.reports, rng))):
+    for name, texts in (
+        ("realistic", realistic(args.reports, rng)),
+        ("unique", unique(args.reports, rng)),
+    ):
         chars = sum(map(len, texts)) / len(texts)
         rates = run(texts, args.rules)
         base = rates["jieba.lcut (HMM on)"]
         one = rates["labeler, 1 worker"]
         print(f"\n{name}: {len(texts):,} reports, {chars:.0f} chars each")
         for what, value in rates.items():
-            print(f"  {what:<22} {value:>9,.0f} reports/s  {value / base:5.2f}× jieba"
-                  + (f"  {value / one:4.2f}× 1 worker" if "2 workers" in what else ""))
+            print(
+                f"  {what:<22} {value:>9,.0f} reports/s  {value / base:5.2f}× jieba"
+                + (f"  {value / one:4.2f}× 1 worker" if "2 workers" in what else "")
+            )
 
 
 if __name__ == "__main__":

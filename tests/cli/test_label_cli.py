@@ -23,12 +23,23 @@ def test_extract_writes_labels_and_evidence(tmp_path):
     assert result.exit_code == 0, result.output
     labels = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(labels.columns) == [
-        "report_id", "thorax", "lungs", "aorta", "heart", "diaphragm",
-        "thorax_state", "lungs_state", "aorta_state", "heart_state", "diaphragm_state",
-        "no_region_mentioned", "error",
+        "report_id",
+        "thorax",
+        "lungs",
+        "aorta",
+        "heart",
+        "diaphragm",
+        "thorax_state",
+        "lungs_state",
+        "aorta_state",
+        "heart_state",
+        "diaphragm_state",
+        "no_region_mentioned",
+        "error",
     ]
     assert labels.values[:, :6].tolist() == [
-        ["a", "0", "0", "0", "1", "0"], ["b", "0", "0", "0", "0", "0"],
+        ["a", "0", "0", "0", "1", "0"],
+        ["b", "0", "0", "0", "0", "0"],
         ["c", "0", "1", "0", "0", "0"],
     ]
     assert labels["lungs_state"].tolist() == ["negative", "not_mentioned", "uncertain"]

@@ -23,7 +23,9 @@ def test_scores_match_scikit_learn():
     assert (thorax.tp, thorax.fp, thorax.fn, thorax.tn) == (1, 1, 1, 1)
     assert result.compared == 4 and result.missing_in_gold == ("z",)
     assert [(d.report_id, d.region) for d in result.disagreements] == [
-        ("a", "thorax"), ("b", "thorax"), ("d", "lungs")
+        ("a", "thorax"),
+        ("b", "thorax"),
+        ("d", "lungs"),
     ]
 
 

@@ -21,8 +21,9 @@ def test_macro_f1(base_labeler, reports, gold, floor):
         pytest.skip(f"{reports} not present")
     rows = [label_row(base_labeler.label(r)) for r in read_reports(reports)]
     labels = pd.DataFrame(rows, columns=label_columns(base_labeler.regions)).astype(str)
-    result = evaluate(labels, pd.read_csv(gold, dtype=str, keep_default_na=False),
-                      list(base_labeler.regions))
+    result = evaluate(
+        labels, pd.read_csv(gold, dtype=str, keep_default_na=False), list(base_labeler.regions)
+    )
     assert result.compared == len(rows)
     assert result.macro_f1 >= floor, [
         (d.report_id, d.region, d.gold_state, d.predicted_state) for d in result.disagreements

@@ -13,8 +13,10 @@ REGIONS = ("thorax", "lungs", "aorta", "heart", "diaphragm")
 
 CASES = [
     # the paper's normal template; 纹理稍增多 is normal (guide case 1)
-    ("两侧胸廓对称。两肺纹理稍增多，未见明显异常实变影。心影外形及大小如常。两膈面光整，两肋膈角锐利。",
-     (N, N, M, N, N)),
+    (
+        "两侧胸廓对称。两肺纹理稍增多，未见明显异常实变影。心影外形及大小如常。两膈面光整，两肋膈角锐利。",
+        (N, N, M, N, N),
+    ),
     ("两侧胸廓不对称。", (P, M, M, M, M)),
     ("左下肺野见少许斑片模糊影。", (M, P, M, M, M)),
     ("右上肺可见小结节状致密影。", (M, P, M, M, M)),
@@ -87,7 +89,11 @@ def test_evidence_points_at_the_original_text(base_labeler):
     result = base_labeler.label(text)
     heart = result.decisions[3]
     (ev,) = heart.evidence
-    assert (ev.rule_id, text[ev.start : ev.end], ev.region_from) == ("find.generic", "增大", "anchor")
+    assert (ev.rule_id, text[ev.start : ev.end], ev.region_from) == (
+        "find.generic",
+        "增大",
+        "anchor",
+    )
     assert text[ev.anchor_span[0] : ev.anchor_span[1]] == "心臟影"
 
 
@@ -129,7 +135,11 @@ def test_arbitrary_text_never_raises(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="两肺心影主动脉结膈面肋角胸廓未见无不可疑增大钝模糊积液，。、？1.() ", max_size=40))
+@given(
+    st.text(
+        alphabet="两肺心影主动脉结膈面肋角胸廓未见无不可疑增大钝模糊积液，。、？1.() ", max_size=40
+    )
+)
 def test_report_like_text_never_raises(text):
     assert FUZZ.label(text).error is None
 

@@ -22,8 +22,11 @@ def test_precedence_positive_over_uncertain_over_negative():
         norm,
     )
     states = {d.region: d.state for d in decisions}
-    assert states == {"lungs": State.UNCERTAIN, "heart": State.POSITIVE,
-                      "aorta": State.NOT_MENTIONED}
+    assert states == {
+        "lungs": State.UNCERTAIN,
+        "heart": State.POSITIVE,
+        "aorta": State.NOT_MENTIONED,
+    }
     heart = decisions[1]
     assert [e.text for e in heart.evidence] == ["增大"]
     assert [e.text for e in heart.overruled] == ["不大"]
