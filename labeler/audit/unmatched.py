@@ -1,0 +1,50 @@
+"""unmatched.csv: clauses no cue matched at all, grouped by normalised text, most frequent first:
+the to-do list for extending a pack."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import regex
+
+from labeler.audit.record import ReportRecord
+
+_WORDY = regex.compile(r"[\p{L}\p{N}]")  # a clause of bare punctuation or numbering is no to-do
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    clause: str  # normalised clause text
+    count: int  # occurrences
+    reports: int  # reports it occurs in
+    report_ids: tuple[str, ...]  # the first few
+    example: str  # the sentence around its first occurrence, as written
+
+
+class UnmatchedTally:
+    def __init__(self, examples: int = 3) -> None:
+        self._examples = examples
+        self._count: Counter[str] = Counter()
+        self._reports: Counter[str] = Counter()
+        self._ids: dict[str, list[str]] = {}
+        self._example: dict[str, str] = {}
+
+    def add(self, record: ReportRecord) -> None:
+        keys = [c for c in record.clauses if not c.matched and _WORDY.search(c.key)]
+        for c in keys:
+            self._count[c.key] += 1
+            if c.key not in self._example:
+                self._example[c.key] = record.text[c.sentence[0] : c.sentence[1]].strip()
+        for key in {c.key for c in keys}:
+            self._reports[key] += 1
+            ids = self._ids.setdefault(key, [])
+            if len(ids) < self._examples:
+                ids.append(record.report_id)
+
+    def rows(self) -> tuple[Unmatched, ...]:
+        order = sorted(self._count, key=lambda k: (-self._count[k], -self._reports[k], k))
+        return tuple(
+            Unmatched(k, self._count[k], self._reports[k], tuple(self._ids[k]), self._example[k])
+            for k in order
+        )
