@@ -11,7 +11,9 @@ Region choice for a finding or normal cue, first that applies:
   carried   the region the previous clause ended on (右下肺见斑片影，边缘模糊);
   fallback  the rule's `fallback` (钙化 alone is in the lungs, but 主动脉结增宽，可见钙化 is not).
 An anchor with no regions (纵隔, 气管) sets the context to "no region", so what follows it is
-about nothing the labels track. An uncertainty cue with `implies` (体外物品) also asserts an
+about nothing the labels track; written straight before another anchor it qualifies it
+(颈根部软组织 is neck, not chest wall). A finding that takes the carried region of a hedged
+finding is hedged too. An uncertainty cue with `implies` (体外物品) also asserts an
 uncertain shadow of its own, in the region named before it or else the implied one.
 Trigger scopes run to the clause edge or a terminator; rules with `scope: sentence` reach across
 the clauses of their sentence.
@@ -66,20 +68,80 @@ def _state(kind: CueKind, modifiers: Sequence[CueHit]) -> State:
     return State.POSITIVE
 
 
+@dataclass(frozen=True)
+class Carry:
+    """What a clause hands to the next one: the region it ended on, and the uncertainty cues of
+    the hedged finding that put it there (左下肺似见小结节，边界欠清: the border is hedged too)."""
+
+    regions: tuple[str, ...] | None = None
+    hedges: tuple[CueHit, ...] = ()
+
+
+@dataclass
+class _Subject:
+    """The clause's current subject while its hits are read left to right."""
+
+    regions: tuple[str, ...] | None = None
+    hit: CueHit | None = None
+    how: str = "anchor"
+    whole_film: bool = False
+    hedges: tuple[CueHit, ...] = ()
+
+    def name(self, hit: CueHit, rule: CompiledRule, joined: bool, conjunction: bool) -> None:
+        if joined and self.regions is not None and not self.whole_film:
+            if self.regions or conjunction:
+                # 两肺及心膈 / 纵隔及心影: one subject naming several regions
+                self.regions += tuple(r for r in rule.regions if r not in self.regions)
+            # else: 颈根部软组织 — a place outside the regions qualifies what follows it
+        else:
+            # 余心肺膈: a whole-film word followed by anatomy means that anatomy only
+            self.regions = rule.regions
+        self.hit, self.how, self.whole_film, self.hedges = hit, "anchor", rule.whole_film, ()
+
+
+def _choose_regions(
+    hit: CueHit,
+    rule: CompiledRule,
+    subject: _Subject,
+    later_anchors: Sequence[CueHit],
+    rules: Mapping[str, CompiledRule],
+    carry: Carry,
+    hedged_shadow: bool,
+) -> tuple[tuple[str, ...], str, CueHit | None]:
+    """Regions of a finding or normal cue, and how they were chosen (see the module doc)."""
+    if rule.regions:
+        return rule.regions, "fixed", None
+    if subject.whole_film and rule.implies and subject.how == "anchor":
+        # 胸片未见骨折 is about the ribs, not every region; 胸片未见病变 is about all
+        return rule.implies, "implied", None
+    if subject.regions is not None and (subject.regions or not hedged_shadow):
+        anchor = subject.hit if subject.how == "anchor" else None
+        return subject.regions, subject.how, anchor
+    if hedged_shadow and carry.regions:
+        return carry.regions, "carried", None  # the shadow lies over what was just named
+    if rule.implies:
+        return rule.implies, "implied", None
+    after = next((a for a in later_anchors if a.start >= hit.end), None)
+    if after is not None:
+        return rules[after.rule_id].regions, "anchor", after
+    if carry.regions:
+        return carry.regions, "carried", None
+    if rule.fallback:
+        return rule.fallback, "fallback", None
+    return (), "none", None
+
+
 def _clause_assertions(
     clause: Clause,
     hits: Sequence[CueHit],
     rules: Mapping[str, CompiledRule],
-    carry: tuple[str, ...] | None,
-) -> tuple[list[Assertion], tuple[str, ...] | None]:
+    carry: Carry,
+) -> tuple[list[Assertion], Carry]:
     scopes = _clause_scopes(clause, hits, rules)
     anchors = [h for h in hits if h.kind is CueKind.ANCHOR]
-    context: tuple[str, ...] | None = None
-    context_hit: CueHit | None = None
-    context_how = "anchor"
+    subject = _Subject()
     out: list[Assertion] = []
     previous: CueHit | None = None
-    whole_film = False
     for hit in hits:
         rule = rules[hit.rule_id]
         joined = previous is not None and previous.end == hit.start
@@ -87,14 +149,9 @@ def _clause_assertions(
             previous = hit if joined and previous.kind is CueKind.ANCHOR else None
             continue
         if hit.kind is CueKind.ANCHOR:
-            if joined and context is not None and not whole_film:
-                # 两肺及心膈 / 心影、主动脉: one subject naming several regions
-                context = context + tuple(r for r in rule.regions if r not in context)
-            else:
-                # 余心肺膈: a whole-film word followed by anatomy means that anatomy only
-                context = rule.regions
-            whole_film = rule.whole_film
-            context_hit, context_how = hit, "anchor"
+            subject.name(
+                hit, rule, joined, previous.kind is CueKind.CONJUNCTION if joined else False
+            )
             previous = hit
             continue
         previous = None
@@ -102,44 +159,29 @@ def _clause_assertions(
         hedged_shadow = hit.kind is CueKind.UNCERTAINTY and bool(rule.implies or rule.regions)
         if hit.kind not in (CueKind.FINDING, CueKind.NORMAL) and not hedged_shadow:
             continue
-        anchor = None
-        keeps_context = False
-        if rule.regions:
-            regions, how = rule.regions, "fixed"
-        elif whole_film and rule.implies and context_how == "anchor":
-            # 胸片未见骨折 is about the ribs, not every region; 胸片未见病变 is about all
-            regions, how, keeps_context = rule.implies, "implied", True
-        elif context is not None and (context or not hedged_shadow):
-            regions, how = context, context_how
-            anchor = context_hit if context_how == "anchor" else None
-        elif rule.implies:
-            regions, how = rule.implies, "implied"
-        elif (after := next((a for a in anchors if a.start >= hit.end), None)) is not None:
-            regions, how, anchor = rules[after.rule_id].regions, "anchor", after
-        elif carry:
-            regions, how = carry, "carried"
-        elif rule.fallback:
-            regions, how = rule.fallback, "fallback"
-        else:
-            regions, how = (), "none"
-        if regions and not keeps_context:
-            context, whole_film = regions, whole_film and how == "anchor"
-            context_hit, context_how = (anchor, "anchor") if anchor else (hit, "context")
+        regions, how, anchor = _choose_regions(
+            hit, rule, subject, anchors, rules, carry, hedged_shadow
+        )
         modifiers = tuple(s.trigger for s in scopes if s.covers(hit))
+        if how == "carried" and hit.kind is CueKind.FINDING:
+            modifiers += tuple(h for h in carry.hedges if h not in modifiers)
+        state = _state(hit.kind, modifiers)
+        if regions and not (subject.whole_film and how == "implied"):
+            subject.regions, subject.whole_film = regions, subject.whole_film and how == "anchor"
+            subject.hit, subject.how = (anchor, "anchor") if anchor else (hit, "context")
+            subject.hedges = (
+                tuple(m for m in modifiers if m.kind is CueKind.UNCERTAINTY)
+                if state is State.UNCERTAIN and hit.kind is CueKind.FINDING
+                else ()
+            )
         if any(m.kind is CueKind.SUPPRESS for m in modifiers) or not regions:
             continue
         out.append(
-            Assertion(
-                hit,
-                regions,
-                _state(hit.kind, modifiers),
-                how,
-                anchor,
-                modifiers,
-                Span(clause.start, clause.end),
-            )
+            Assertion(hit, regions, state, how, anchor, modifiers, Span(clause.start, clause.end))
         )
-    return out, (context if context is not None else carry)
+    if subject.regions is None:
+        return out, carry
+    return out, Carry(subject.regions, subject.hedges)
 
 
 def _sentence_scope(
@@ -171,14 +213,14 @@ def assertions_for(
 ) -> list[Assertion]:
     """All assertions of a report, in text order. `clause_hits` are in absolute offsets."""
     out: list[Assertion] = []
-    carry: tuple[str, ...] | None = None
+    carry = Carry()
     section = None
     sentence: list[Assertion] = []
     sentence_triggers: list[tuple[CueHit, CompiledRule]] = []
     current = None
     for clause, hits in zip(clauses, clause_hits, strict=True):
         if clause.section != section:
-            carry, section = None, clause.section
+            carry, section = Carry(), clause.section
         if (clause.section, clause.sentence) != current:
             out += _sentence_scope(sentence, sentence_triggers) if sentence_triggers else sentence
             sentence, sentence_triggers = [], []

@@ -2,8 +2,8 @@
 
 Headings come from the pack. Sentences end at 。; ! ? and newlines, at a '.' not inside a number,
 and before list markers (1. / 2、 / (3)). Clauses end at commas and at runs of spaces, which
-reports use as separators. Trailing sentence punctuation stays in its clause because '?' is an
-uncertainty cue.
+reports use as separators, but not between Latin letters or digits. Trailing sentence
+punctuation stays in its clause because '?' is an uncertainty cue.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from labeler.types import Clause
 
 _SENTENCE_END = r"[。;!?\n]+|(?<!\d)\.(?!\d)"
 _LIST_MARKER = r"(?:(?<=[\s,])|^)(?=\(?\d{1,2}[.、)](?!\d))"
-_CLAUSE_END = r"[,\s]+"
+# spaces separate clauses, except inside English or numbers (CTR 0.46, NO ACTIVE LESION)
+_CLAUSE_END = r",\s*|(?<![A-Z0-9.])\s+|\s+(?![A-Z0-9])"
 
 _SPLIT = regex.compile(
     f"(?P<sent>(?:{_SENTENCE_END})\\s*)|(?P<list>{_LIST_MARKER})|(?P<clause>{_CLAUSE_END})"
