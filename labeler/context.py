@@ -28,6 +28,8 @@ from labeler.match import CompiledRule
 from labeler.packs import Direction, Scope
 from labeler.types import Assertion, Clause, CueHit, CueKind, Span, State
 
+TRIGGER_KINDS = frozenset({CueKind.NEGATION, CueKind.UNCERTAINTY, CueKind.SUPPRESS})
+
 
 @dataclass(frozen=True)
 class TriggerScope:
@@ -46,7 +48,7 @@ def _clause_scopes(
     scopes: list[TriggerScope] = []
     for h in hits:
         rule = rules[h.rule_id]
-        if h.kind not in (CueKind.NEGATION, CueKind.UNCERTAINTY, CueKind.SUPPRESS):
+        if h.kind not in TRIGGER_KINDS:
             continue
         if rule.direction in (Direction.FORWARD, Direction.BOTH):
             end = min((s.start for s in stops if s.start >= h.end), default=clause.end)

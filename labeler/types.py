@@ -34,9 +34,6 @@ class CueKind(str, Enum):
     CONJUNCTION = "conjunction"  # joins adjacent anchors into one subject (两肺及心膈)
 
 
-TRIGGER_KINDS = frozenset({CueKind.NEGATION, CueKind.UNCERTAINTY, CueKind.SUPPRESS})
-
-
 @dataclass(frozen=True)
 class Report:
     """One input report; `row` is its 0-based position in the source file."""
