@@ -116,6 +116,8 @@ def _choose_regions(
     if subject.whole_film and rule.implies and subject.how == "anchor":
         # 胸片未见骨折 is about the ribs, not every region; 胸片未见病变 is about all
         return rule.implies, "implied", None
+    if subject.how == "context" and rule.implies and not hedged_shadow:
+        return rule.implies, "implied", None  # 未见实变及积液: 积液 is the diaphragm's
     if subject.regions is not None and (subject.regions or not hedged_shadow):
         anchor = subject.hit if subject.how == "anchor" else None
         return subject.regions, subject.how, anchor
@@ -143,18 +145,22 @@ def _clause_assertions(
     anchors = [h for h in hits if h.kind is CueKind.ANCHOR]
     subject = _Subject()
     out: list[Assertion] = []
+    # the anchor a following anchor may join, where the joint text ends, and whether a
+    # conjunction stands between them
     previous: CueHit | None = None
+    previous_end = -1
+    conjunction = False
     for hit in hits:
         rule = rules[hit.rule_id]
-        joined = previous is not None and previous.end == hit.start
-        if hit.kind is CueKind.CONJUNCTION:
-            previous = hit if joined and previous.kind is CueKind.ANCHOR else None
+        joined = previous is not None and previous_end == hit.start
+        if hit.kind in (CueKind.CONJUNCTION, CueKind.QUALIFIER):
+            if joined:
+                previous_end = hit.end
+                conjunction = conjunction or hit.kind is CueKind.CONJUNCTION
             continue
         if hit.kind is CueKind.ANCHOR:
-            subject.name(
-                hit, rule, joined, previous.kind is CueKind.CONJUNCTION if joined else False
-            )
-            previous = hit
+            subject.name(hit, rule, joined, joined and conjunction)
+            previous, previous_end, conjunction = hit, hit.end, False
             continue
         previous = None
         # an uncertainty cue with regions of its own (体外物品) is itself a hedged shadow
@@ -193,19 +199,48 @@ def _sentence_scope(
     """Apply `scope: sentence` uncertainty cues (体外物品) to the whole sentence."""
     out = []
     for a in assertions:
-        mods = list(a.modifiers)
-        for hit, rule in triggers:
-            before = a.hit.end <= hit.start
-            after = a.hit.start >= hit.end
-            reaches = (before and rule.direction is not Direction.FORWARD) or (
-                after and rule.direction is not Direction.BACKWARD
-            )
-            if reaches and hit not in mods:
-                mods.append(hit)
-        if len(mods) != len(a.modifiers) and a.hit.kind is CueKind.FINDING:
-            a = replace(a, modifiers=tuple(mods), state=_state(a.hit.kind, mods))
-        out.append(a)
+        reaching = [
+            hit
+            for hit, rule in triggers
+            if (a.hit.end <= hit.start and rule.direction is not Direction.FORWARD)
+            or (a.hit.start >= hit.end and rule.direction is not Direction.BACKWARD)
+        ]
+        out.append(_hedge(a, reaching))
     return out
+
+
+# how far into its clause a trigger may stand and still open it (本次未见显示, 现已吸收)
+_OPENING = 3
+
+
+def _dangling_triggers(
+    clause: Clause, hits: Sequence[CueHit], rules: Mapping[str, CompiledRule]
+) -> tuple[CueHit, ...]:
+    """Backward triggers that open a clause with nothing to cover in it (…结节影，本次未见显示 /
+    …少量积液，不除外): they speak of the previous clause. One deep inside a clause of its own
+    (考虑卧位投照因素所致可能) hedges that clause's words, not the finding before it."""
+    content = [h for h in hits if h.kind in (CueKind.FINDING, CueKind.NORMAL, CueKind.ANCHOR)]
+    out = []
+    for h in hits:
+        rule = rules[h.rule_id]
+        if h.kind not in (CueKind.NEGATION, CueKind.UNCERTAINTY) or rule.implies or rule.regions:
+            continue
+        if h.start - clause.start > _OPENING:
+            continue
+        before = any(c.start < h.start for c in content)
+        after = any(c.start >= h.end for c in content)
+        if rule.direction is Direction.BACKWARD and not before:
+            out.append(h)
+        elif rule.direction is Direction.BOTH and not before and not after:
+            out.append(h)
+    return tuple(out)
+
+
+def _hedge(a: Assertion, triggers: Sequence[CueHit]) -> Assertion:
+    if a.hit.kind is not CueKind.FINDING:
+        return a
+    mods = a.modifiers + tuple(t for t in triggers if t not in a.modifiers)
+    return replace(a, modifiers=mods, state=_state(a.hit.kind, mods))
 
 
 def assertions_for(
@@ -220,14 +255,19 @@ def assertions_for(
     sentence: list[Assertion] = []
     sentence_triggers: list[tuple[CueHit, CompiledRule]] = []
     current = None
+    previous: list[Assertion] = []  # the previous clause's assertions, same sentence
     for clause, hits in zip(clauses, clause_hits, strict=True):
         if clause.section != section:
             carry, section = Carry(), clause.section
         if (clause.section, clause.sentence) != current:
             out += _sentence_scope(sentence, sentence_triggers) if sentence_triggers else sentence
-            sentence, sentence_triggers = [], []
+            sentence, sentence_triggers, previous = [], [], []
             current = (clause.section, clause.sentence)
+        dangling = _dangling_triggers(clause, hits, rules)
+        if dangling and previous:
+            sentence = sentence[: -len(previous)] + [_hedge(a, dangling) for a in previous]
         found, carry = _clause_assertions(clause, hits, rules, carry)
+        previous = found
         sentence += found
         sentence_triggers += [
             (h, rules[h.rule_id])

@@ -49,7 +49,9 @@ class Labeler:
     def __init__(self, pack: Pack | str | Path = "base") -> None:
         self.pack = pack if isinstance(pack, Pack) else load_pack(pack)
         self.regions = self.pack.region_ids
-        self.normalizer = Normalizer(s.item for s in self.pack.normalize)
+        self.normalizer = Normalizer(
+            (s.item for s in self.pack.normalize), _term_bigrams(self.pack)
+        )
         self.tokenizer = Tokenizer(self.normalizer(w).text for w in self.pack.dictionary)
         self.sectioner = Sectioner(self.pack.headings)
         self.matcher = Matcher(
@@ -110,6 +112,17 @@ class Labeler:
         with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(self.pack,)) as ex:
             for results in ex.map(_label_chunk, _chunks(reports, chunk), repeat(render)):
                 yield from results
+
+
+def _term_bigrams(pack: Pack) -> set[str]:
+    """Every pair of adjacent Chinese characters inside a cue term or dictionary word."""
+    words = [t for s in pack.rules for t in s.item.terms] + list(pack.dictionary)
+    return {
+        w[i : i + 2]
+        for w in words
+        for i in range(len(w) - 1)
+        if "\u4e00" <= w[i] <= "\u9fff" and "\u4e00" <= w[i + 1] <= "\u9fff"
+    }
 
 
 def _chunks(reports: Iterable[Report], size: int) -> Iterator[list[Report]]:

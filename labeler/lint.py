@@ -20,7 +20,7 @@ _STATED = {CueKind.NORMAL: "normal", CueKind.FINDING: "abnormal"}
 @dataclass(frozen=True)
 class LintFinding:
     check: str  # a name in CHECKS
-    where: str  # file:line of the rule concerned
+    where: str  # file:line of the rule concerned, as the pack records it
     rule_id: str
     message: str
     fix: str = ""  # a concrete edit that resolves it, when one is known
@@ -41,7 +41,7 @@ def token_split(labeler: Labeler) -> Iterator[LintFinding]:
             if len(pieces) > 1:
                 yield LintFinding(
                     "token_split",
-                    short_where(s.where),
+                    s.where,
                     s.item.id,
                     f"jieba splits token-bounded term {term!r} into {' / '.join(pieces)}",
                     f"add to the pack's dictionary: - {term}",
@@ -63,7 +63,7 @@ def shadowed(labeler: Labeler) -> Iterator[LintFinding]:
                 if longer:
                     yield LintFinding(
                         "shadowed",
-                        short_where(s.where),
+                        s.where,
                         s.item.id,
                         f"term {term!r} ({s.item.kind.value}) is hidden inside {longer!r} of "
                         f"{other.item.id} ({other.item.kind.value}) wherever that occurs",
@@ -96,7 +96,7 @@ def dead_terms(labeler: Labeler) -> Iterator[LintFinding]:
         if not _opposed(s, winner):
             yield LintFinding(
                 "dead_term",
-                short_where(s.where),
+                s.where,
                 s.item.id,
                 f"term {raw!r} never fires: {why} ({short_where(winner.where)})",
                 f"remove {raw!r} from {s.item.id}",
@@ -117,7 +117,7 @@ def unexercised(labeler: Labeler) -> Iterator[LintFinding]:
         if s.item.id not in fired:
             yield LintFinding(
                 "unexercised",
-                short_where(s.where),
+                s.where,
                 s.item.id,
                 "no inline example fires this rule",
                 "add an `examples:` entry whose text contains one of its terms",
@@ -132,7 +132,7 @@ def normal_abnormal(labeler: Labeler) -> Iterator[LintFinding]:
         if _opposed(s, winner):
             yield LintFinding(
                 "normal_abnormal",
-                short_where(s.where),
+                s.where,
                 s.item.id,
                 f"{_STATED[s.item.kind]} term {raw!r} is read as "
                 f"{_STATED[winner.item.kind]}: {why} ({short_where(winner.where)})",

@@ -5,7 +5,7 @@ original text so evidence spans point at what the radiologist wrote."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import opencc
@@ -59,19 +59,34 @@ class _CharTable(dict):
         return self[code]
 
 
-class Normalizer:
-    """Applies the character table, then the pack's replacement entries in one pass."""
+_STRAY_SPACE = r"(?P<space>(?<=(?P<left>\p{Han})) +(?=(?P<right>\p{Han})))"
 
-    def __init__(self, entries: Iterable[NormalizeEntry]) -> None:
+
+class Normalizer:
+    """Applies the character table, then the pack's replacement entries in one pass.
+
+    Spaces between two Chinese characters separate clauses, unless the two characters belong
+    together in some cue term (`joinable` bigrams: 心 影 → 心影), when the space is a stray.
+    """
+
+    def __init__(self, entries: Iterable[NormalizeEntry], joinable: Collection[str] = ()) -> None:
         self._chars = _CharTable()
-        entries = list(entries)
+        self._joinable = frozenset(joinable)
         self._targets: list[str] = []
         parts = []
         for i, entry in enumerate(entries):
             source = entry.pattern if entry.pattern is not None else regex.escape(entry.term or "")
             parts.append(f"(?P<n{i}>{source})")
             self._targets.append(entry.to)
+        if self._joinable:
+            parts.append(_STRAY_SPACE)
         self._pattern = regex.compile("|".join(parts)) if parts else None
+
+    def _target(self, m: regex.Match) -> str:
+        if m.lastgroup == "space":
+            pair = m.group("left") + m.group("right")
+            return "" if pair in self._joinable else " "
+        return self._targets[int(m.lastgroup[1:])]
 
     def fold(self, text: str) -> str:
         """The character table alone (used on pack terms so they compare with folded text)."""
@@ -87,7 +102,7 @@ class Normalizer:
         pos = 0
         changed = False
         for m in self._pattern.finditer(folded):
-            target = self._targets[int(m.lastgroup[1:])]
+            target = self._target(m)
             if target == m.group():
                 continue
             changed = True

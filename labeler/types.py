@@ -32,6 +32,7 @@ class CueKind(str, Enum):
     SUPPRESS = "suppress"  # advice / technique remark: hits in scope set nothing (建议复查…)
     TERMINATOR = "terminator"  # ends trigger scopes inside a clause (但, 而, 伴)
     CONJUNCTION = "conjunction"  # joins adjacent anchors into one subject (两肺及心膈)
+    QUALIFIER = "qualifier"  # laterality between joined anchors (右心缘及右膈面)
 
 
 @dataclass(frozen=True)

@@ -180,9 +180,9 @@ def render_html(audit: Audit) -> str:
         f"<h2>Unmatched clauses (top {min(_TABLE_ROWS, len(audit.unmatched))} of "
         f"{len(audit.unmatched)})</h2>",
         _table(
-            ["count", "reports", "clause", "example", "report ids"],
+            ["count", "reports", "reason", "clause", "example", "report ids"],
             (
-                [u.count, u.reports, u.clause, u.example, " ".join(u.report_ids)]
+                [u.count, u.reports, u.reason, u.clause, u.example, " ".join(u.report_ids)]
                 for u in audit.unmatched[:_TABLE_ROWS]
             ),
             {0, 1},

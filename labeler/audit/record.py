@@ -9,7 +9,7 @@ from functools import lru_cache
 import regex
 
 from labeler.labeler import Labeler
-from labeler.types import RegionDecision, Report
+from labeler.types import CueHit, CueKind, RegionDecision, Report
 
 # trailing or leading punctuation does not make two clauses different to-do items
 _EDGE = regex.compile(r"^[\s\p{P}]+|[\s\p{P}]+$")
@@ -21,7 +21,14 @@ class ClauseRecord:
     start: int  # span in the original report text
     end: int
     sentence: tuple[int, int]  # original span of the sentence the clause belongs to
-    matched: bool  # any cue hit at all
+    unmatched: str  # why nothing was understood: NO_CUE, ANCHOR_ONLY, or "" when something was
+
+
+# no cue of the pack matched anywhere in the clause
+NO_CUE = "no_cue"
+# the clause names a region but says nothing the pack understands about it (心尖圆隆: 心尖 is
+# known, 圆隆 is not); unknown wording next to known anatomy is the commonest gap of a new hospital
+ANCHOR_ONLY = "anchor_only"
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,17 @@ class _TextAudit:
     decisions: tuple[RegionDecision, ...]
 
 
+def _unmatched(labeler: Labeler, hits: tuple[CueHit, ...], asserted: bool) -> str:
+    if not hits:
+        return NO_CUE
+    rules = labeler.matcher.rules
+    names_region = any(h.kind is CueKind.ANCHOR and rules[h.rule_id].regions for h in hits)
+    return ANCHOR_ONLY if names_region and not asserted else ""
+
+
 def _text_audit(labeler: Labeler, text: str) -> _TextAudit:
     analysis = labeler.analyse(text)
+    asserted = {a.clause.start for a in analysis.assertions}
     norm = analysis.normalized
     sentences: dict[int, tuple[int, int]] = {}
     for c in analysis.clauses:
@@ -64,7 +80,8 @@ def _text_audit(labeler: Labeler, text: str) -> _TextAudit:
     for i, (clause, clause_hits) in enumerate(zip(analysis.clauses, analysis.hits, strict=True)):
         start, end = norm.source_span(clause.start, clause.end)
         key = _EDGE.sub("", clause.text)
-        clauses.append(ClauseRecord(key, start, end, sentences[clause.sentence], bool(clause_hits)))
+        why = _unmatched(labeler, clause_hits, clause.start in asserted)
+        clauses.append(ClauseRecord(key, start, end, sentences[clause.sentence], why))
         for h in clause_hits:
             hs, he = norm.source_span(h.start, h.end)
             hits.append(HitRecord(h.rule_id, h.kind.value, hs, he, i))

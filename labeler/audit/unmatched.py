@@ -1,5 +1,6 @@
-"""unmatched.csv: clauses no cue matched at all, grouped by normalised text, most frequent first:
-the to-do list for extending a pack."""
+"""unmatched.csv: clauses the pack did not understand, grouped by normalised text, most frequent
+first: the to-do list for extending a pack. A clause is listed when no cue matched at all
+(no_cue), or when it names a region but nothing said about it was understood (anchor_only)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ _WORDY = regex.compile(r"[\p{L}\p{N}]")  # a clause of bare punctuation or numbe
 
 @dataclass(frozen=True)
 class Unmatched:
+    reason: str  # no_cue or anchor_only
     clause: str  # normalised clause text
     count: int  # occurrences
     reports: int  # reports it occurs in
@@ -25,18 +27,19 @@ class Unmatched:
 class UnmatchedTally:
     def __init__(self, examples: int = 3) -> None:
         self._examples = examples
-        self._count: Counter[str] = Counter()
-        self._reports: Counter[str] = Counter()
-        self._ids: dict[str, list[str]] = {}
-        self._example: dict[str, str] = {}
+        self._count: Counter[tuple[str, str]] = Counter()  # (reason, clause)
+        self._reports: Counter[tuple[str, str]] = Counter()
+        self._ids: dict[tuple[str, str], list[str]] = {}
+        self._example: dict[tuple[str, str], str] = {}
 
     def add(self, record: ReportRecord) -> None:
-        keys = [c for c in record.clauses if not c.matched and _WORDY.search(c.key)]
-        for c in keys:
-            self._count[c.key] += 1
-            if c.key not in self._example:
-                self._example[c.key] = record.text[c.sentence[0] : c.sentence[1]].strip()
-        for key in {c.key for c in keys}:
+        found = [c for c in record.clauses if c.unmatched and _WORDY.search(c.key)]
+        for c in found:
+            key = (c.unmatched, c.key)
+            self._count[key] += 1
+            if key not in self._example:
+                self._example[key] = record.text[c.sentence[0] : c.sentence[1]].strip()
+        for key in {(c.unmatched, c.key) for c in found}:
             self._reports[key] += 1
             ids = self._ids.setdefault(key, [])
             if len(ids) < self._examples:
@@ -45,6 +48,6 @@ class UnmatchedTally:
     def rows(self) -> tuple[Unmatched, ...]:
         order = sorted(self._count, key=lambda k: (-self._count[k], -self._reports[k], k))
         return tuple(
-            Unmatched(k, self._count[k], self._reports[k], tuple(self._ids[k]), self._example[k])
+            Unmatched(*k, self._count[k], self._reports[k], tuple(self._ids[k]), self._example[k])
             for k in order
         )

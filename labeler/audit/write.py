@@ -38,9 +38,9 @@ def write_audit(audit: Audit, outdir: str | Path) -> list[Path]:
         ),
         _write_csv(
             out / "unmatched.csv",
-            ["rank", "count", "reports", "clause", "example", "report_ids"],
+            ["rank", "reason", "count", "reports", "clause", "example", "report_ids"],
             (
-                [i + 1, u.count, u.reports, u.clause, u.example, " ".join(u.report_ids)]
+                [i + 1, u.reason, u.count, u.reports, u.clause, u.example, " ".join(u.report_ids)]
                 for i, u in enumerate(audit.unmatched)
             ),
         ),

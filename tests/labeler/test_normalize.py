@@ -41,3 +41,12 @@ def test_first_matching_entry_wins():
 
 def test_empty_text():
     assert base()("").text == ""
+
+
+def test_stray_spaces_inside_terms_are_dropped_and_separators_kept():
+    norm = Normalizer([], joinable={"心影", "膈面"})
+    text = "心 影不大  两肺纹理增多\n两膈 面光整"
+    out = norm(text)
+    assert out.text == "心影不大 两肺纹理增多\n两膈面光整"
+    start = out.text.index("不大")
+    assert text[slice(*out.source_span(start, start + 2))] == "不大"
