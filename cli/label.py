@@ -218,3 +218,12 @@ def evaluate(labels, gold, evidence, json_out, max_disagreements):
                 ensure_ascii=False,
                 indent=2,
             )
+
+
+# Commands kept in modules of their own: rule-pack tools, the corpus audit and the pack diff.
+from cli.audit import audit, diff  # noqa: E402 - registered once main exists
+from cli.rules import rules  # noqa: E402
+
+main.add_command(rules)
+main.add_command(audit)
+main.add_command(diff)

@@ -162,6 +162,7 @@ def atomic_write(path: str | Path, newline: str | None = None) -> Iterator[io.Te
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
             yield handle
@@ -170,6 +171,12 @@ def atomic_write(path: str | Path, newline: str | None = None) -> Iterator[io.Te
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def label_columns(regions: Sequence[str]) -> list[str]:

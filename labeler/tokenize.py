@@ -15,21 +15,24 @@ import jieba
 jieba.setLogLevel(logging.WARNING)
 
 
+@lru_cache(maxsize=8)
+def _jieba_with(words: tuple[str, ...]) -> jieba.Tokenizer:
+    """One loaded jieba per word list and process: the dictionary load costs ~0.5 s."""
+    tk = jieba.Tokenizer()
+    tk.initialize()
+    for word in words:
+        tk.add_word(word)
+    return tk
+
+
 class Tokenizer:
     def __init__(self, words: Iterable[str]) -> None:
         self._words = tuple(words)
-        self._jieba: jieba.Tokenizer | None = None
         self.tokens = lru_cache(maxsize=65536)(self._tokens)
 
     def _ready(self) -> jieba.Tokenizer:
-        # jieba's dictionary load costs ~0.5 s; only pay it when a boundary check needs tokens
-        if self._jieba is None:
-            tk = jieba.Tokenizer()
-            tk.initialize()
-            for word in self._words:
-                tk.add_word(word)
-            self._jieba = tk
-        return self._jieba
+        # loaded on first use: only boundary checks and `explain` need tokens
+        return _jieba_with(self._words)
 
     def _tokens(self, text: str) -> tuple[tuple[str, int, int], ...]:
         """(word, start, end) per token; HMM off, so only dictionary words join characters."""

@@ -4,7 +4,7 @@ regions got evidence of two states, and one self-contained HTML page to browse i
 Everything here consumes `Labeler.analyse`; nothing re-implements a stage of the pipeline.
 """
 
-from labeler.audit.run import Audit, audit_records, sample_reports, summarise
+from labeler.audit.run import Audit, audit_records, run_audit, sample_reports, summarise
 from labeler.audit.write import write_audit
 
-__all__ = ["Audit", "audit_records", "sample_reports", "summarise", "write_audit"]
+__all__ = ["Audit", "audit_records", "run_audit", "sample_reports", "summarise", "write_audit"]

@@ -3,10 +3,13 @@ and a finding about the same region), with the precedence that settled it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from labeler.audit.record import ReportRecord
 from labeler.types import Evidence, State
+
+_PRECEDENCE = " > ".join(s.value for s in sorted(State, key=lambda s: -s.rank))
 
 
 @dataclass(frozen=True)
@@ -15,28 +18,34 @@ class Conflict:
     row: int
     region: str
     state: str  # the state that won
-    evidence: tuple[Evidence, ...]
-    overruled: tuple[Evidence, ...]
-
-    @property
-    def overruled_states(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(e.state for e in self.overruled))
+    overruled_states: tuple[str, ...]
+    # evidence as text (see `describe`): conflicts travel back from worker processes in bulk
+    evidence: str
+    overruled: str
 
     @property
     def resolution(self) -> str:
-        return f"{self.state} over {' and '.join(self.overruled_states)} by precedence " + (
-            " > ".join(s.value for s in sorted(State, key=lambda s: -s.rank))
+        return (
+            f"{self.state} over {' and '.join(self.overruled_states)} by precedence {_PRECEDENCE}"
         )
+
+
+def describe(evidence: Sequence[Evidence]) -> str:
+    """`state rule:text[start-end]` per piece of evidence, as one cell."""
+    return "; ".join(f"{e.state} {e.rule_id}:{e.text}[{e.start}-{e.end}]" for e in evidence)
 
 
 def conflicts_of(record: ReportRecord) -> tuple[Conflict, ...]:
     return tuple(
-        Conflict(record.report_id, record.row, d.region, d.state.value, d.evidence, d.overruled)
+        Conflict(
+            record.report_id,
+            record.row,
+            d.region,
+            d.state.value,
+            tuple(dict.fromkeys(e.state for e in d.overruled)),
+            describe(d.evidence),
+            describe(d.overruled),
+        )
         for d in record.decisions
         if d.evidence and any(e.state != d.state.value for e in d.overruled)
     )
-
-
-def describe(evidence: tuple[Evidence, ...]) -> str:
-    """`rule:text[start-end]` per piece of evidence, as one cell."""
-    return "; ".join(f"{e.state} {e.rule_id}:{e.text}[{e.start}-{e.end}]" for e in evidence)

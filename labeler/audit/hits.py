@@ -39,6 +39,14 @@ class HitTally:
                 if sentence not in seen:
                     seen.append(sentence)
 
+    def merge(self, later: HitTally) -> None:
+        """Fold in the tally of the records that follow this one's."""
+        self._hits.update(later._hits)
+        self._reports.update(later._reports)
+        for rule_id, sentences in later._sentences.items():
+            seen = self._sentences.setdefault(rule_id, [])
+            seen += [s for s in sentences if s not in seen][: self._examples - len(seen)]
+
     def rows(self, pack: Pack) -> tuple[RuleHits, ...]:
         """Every rule of the pack, most hits first; rules that never fired are listed too, as
         they are the candidates for removal or for a wording this corpus does not use."""

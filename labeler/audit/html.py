@@ -15,17 +15,11 @@ from labeler.audit.record import HitRecord, ReportRecord
 from labeler.audit.run import Audit
 from labeler.types import CueKind, State
 
-# which kind colours a stretch of text covered by several hits: the one that decides most
-_KIND_ORDER = (
-    CueKind.FINDING,
-    CueKind.NORMAL,
-    CueKind.NEGATION,
-    CueKind.UNCERTAINTY,
-    CueKind.PSEUDO,
-    CueKind.SUPPRESS,
-    CueKind.ANCHOR,
-    CueKind.TERMINATOR,
-    CueKind.CONJUNCTION,
+# which kind colours a stretch of text covered by several hits: the one that decides most;
+# kinds added to CueKind later come last
+_DECIDING = ("finding", "normal", "negation", "uncertainty", "pseudo", "suppress", "anchor")
+_KIND_ORDER = tuple(
+    sorted(CueKind, key=lambda k: _DECIDING.index(k.value) if k.value in _DECIDING else 99)
 )
 _PRIORITY = {k.value: i for i, k in enumerate(_KIND_ORDER)}
 _TABLE_ROWS = 200
@@ -39,7 +33,7 @@ text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}
 mark{border-radius:3px;padding:0 1px}.k-finding{background:#ffc9c9}.k-normal{background:#c3f0c8}
 .k-negation{background:#d0bfff}.k-uncertainty{background:#ffe08a}.k-pseudo{background:#dee2e6}
 .k-suppress{background:#dee2e6;text-decoration:line-through}.k-anchor{background:#a5d8ff}
-.k-terminator,.k-conjunction{background:#f1f3f5;outline:1px dotted #999}
+.k-terminator,.k-conjunction,.k-qualifier{background:#f1f3f5;outline:1px dotted #999}
 .s{display:inline-block;border-radius:3px;padding:0 4px;margin-right:4px;font-size:.85em}
 .s-positive{background:#ffc9c9}.s-uncertain{background:#ffe08a}.s-negative{background:#c3f0c8}
 .s-not_mentioned{background:#f1f3f5;color:#888}.err{color:#c00}.filters{position:sticky;top:0;
@@ -196,8 +190,8 @@ def render_html(audit: Audit) -> str:
                     _link(c.report_id, card.get((c.report_id, c.row))),
                     c.region,
                     c.resolution,
-                    describe(c.evidence),
-                    describe(c.overruled),
+                    c.evidence,
+                    c.overruled,
                 ]
                 for c in audit.conflicts[:_TABLE_ROWS]
             ),

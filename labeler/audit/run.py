@@ -1,10 +1,16 @@
-"""Records for a corpus (in input order, optionally in worker processes) and their summary."""
+"""Auditing a corpus: records per report, tallied in one pass, in worker processes when asked.
+
+Workers tally their own chunks and send back only the tallies; this process then makes again
+the few records the HTML page shows. Shipping records back costs more to unpickle than they
+took to make.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -38,28 +44,109 @@ def sample_reports(reports: Sequence[Report], n: int | None, seed: int = 0) -> l
     return [reports[i] for i in picked]
 
 
-def audit_records(
-    labeler: Labeler, reports: Iterable[Report], workers: int = 1, chunk: int = 1000
-) -> Iterator[ReportRecord]:
-    """One record per report, in input order; with workers > 1 chunks go to worker processes."""
-    if workers <= 1:
-        auditor = Auditor(labeler)
-        yield from (auditor.record(r) for r in reports)
-        return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(labeler.pack,)) as ex:
-        for records in ex.map(_record_chunk, _chunks(reports, chunk)):
-            yield from records
+def audit_records(labeler: Labeler, reports: Iterable[Report]) -> Iterator[ReportRecord]:
+    """One record per report, in input order, in this process."""
+    auditor = Auditor(labeler)
+    return (auditor.record(r) for r in reports)
 
 
-def _chunks(reports: Iterable[Report], size: int) -> Iterator[list[Report]]:
-    batch: list[Report] = []
-    for r in reports:
-        batch.append(r)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+class Tally:
+    """Everything an Audit needs but the records it shows, from records seen in input order.
+    Tallies of consecutive chunks merge into the tally of the whole, so workers each keep one
+    and send back only counts: records cost more to unpickle than to make again."""
+
+    def __init__(self) -> None:
+        self.n = self.errors = 0
+        self.hits, self.unmatched = HitTally(), UnmatchedTally()
+        self.states: Counter[tuple[str, str]] = Counter()
+        self.conflicts: list[Conflict] = []
+        self.conflicted: list[int] = []  # corpus positions of the reports with a conflict
+
+    def add(self, record: ReportRecord, index: int) -> None:
+        """`index` is the record's place in the whole corpus, wherever this tally starts."""
+        self.n += 1
+        self.errors += record.error is not None
+        self.hits.add(record)
+        self.unmatched.add(record)
+        self.states.update((d.region, d.state.value) for d in record.decisions)
+        found = conflicts_of(record)
+        if found:
+            self.conflicts += found
+            self.conflicted.append(index)
+
+    def merge(self, later: Tally) -> None:
+        """Fold in the tally of the records that follow this one's."""
+        self.n += later.n
+        self.errors += later.errors
+        self.hits.merge(later.hits)
+        self.unmatched.merge(later.unmatched)
+        self.states.update(later.states)
+        self.conflicts += later.conflicts
+        self.conflicted += later.conflicted
+
+    def shown(self, show: int) -> list[int]:
+        """Positions of the reports the page shows in full: the first `show`, and up to `show`
+        more that have a conflict, so a long corpus still gives a page a browser opens."""
+        extra = [i for i in self.conflicted if i >= show][:show]
+        return [*range(min(self.n, show)), *extra]
+
+    def audit(self, pack: Pack, shown: Sequence[ReportRecord]) -> Audit:
+        regions = pack.region_ids
+        return Audit(
+            f"{pack.name} {pack.version}",
+            regions,
+            self.n,
+            self.errors,
+            {r: {s.value: self.states[r, s.value] for s in State} for r in regions},
+            self.hits.rows(pack),
+            self.unmatched.rows(),
+            tuple(self.conflicts),
+            tuple(shown),
+        )
+
+
+def summarise(records: Iterable[ReportRecord], pack: Pack, show: int = 1000) -> Audit:
+    """The audit of records in input order."""
+    records = list(records)
+    tally = Tally()
+    for index, record in enumerate(records):
+        tally.add(record, index)
+    return tally.audit(pack, [records[i] for i in tally.shown(show)])
+
+
+def run_audit(
+    labeler: Labeler,
+    reports: Sequence[Report],
+    workers: int = 1,
+    show: int = 1000,
+    chunk: int = 2000,
+    progress: Callable[[int], object] | None = None,
+) -> Audit:
+    """Audit `reports`; `progress` is called with the number of reports done after each chunk."""
+    chunks = ((start, reports[start : start + chunk]) for start in range(0, len(reports), chunk))
+    auditor = Auditor(labeler)
+    total = Tally()
+    with contextlib.ExitStack() as stack:
+        if workers <= 1:
+            parts: Iterable[Tally] = (_tally(auditor, c) for c in chunks)
+        else:
+            ex = stack.enter_context(
+                ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(labeler.pack,))
+            )
+            parts = ex.map(_tally_chunk, chunks)
+        for part in parts:
+            total.merge(part)
+            if progress:
+                progress(part.n)
+    return total.audit(labeler.pack, [auditor.record(reports[i]) for i in total.shown(show)])
+
+
+def _tally(auditor: Auditor, chunk: tuple[int, Sequence[Report]]) -> Tally:
+    start, reports = chunk
+    tally = Tally()
+    for i, report in enumerate(reports):
+        tally.add(auditor.record(report), start + i)
+    return tally
 
 
 _WORKER: Auditor | None = None
@@ -70,43 +157,6 @@ def _init_worker(pack: Pack) -> None:
     _WORKER = Auditor(Labeler(pack))
 
 
-def _record_chunk(reports: list[Report]) -> list[ReportRecord]:
+def _tally_chunk(chunk: tuple[int, Sequence[Report]]) -> Tally:
     assert _WORKER is not None
-    return [_WORKER.record(r) for r in reports]
-
-
-def summarise(records: Iterable[ReportRecord], pack: Pack, show: int = 1000) -> Audit:
-    """One pass over the records: tallies for the CSV files, and records kept whole for the HTML
-    page: the first `show`, and up to `show` more that have a conflict, so a long corpus still
-    gives a page a browser opens."""
-    regions = pack.region_ids
-    hits, unmatched = HitTally(), UnmatchedTally()
-    states: dict[str, Counter[str]] = {r: Counter() for r in regions}
-    conflicts: list[Conflict] = []
-    shown: list[ReportRecord] = []
-    n = errors = extra = 0
-    for record in records:
-        n += 1
-        errors += record.error is not None
-        hits.add(record)
-        unmatched.add(record)
-        for d in record.decisions:
-            states[d.region][d.state.value] += 1
-        found = conflicts_of(record)
-        conflicts += found
-        if n <= show:
-            shown.append(record)
-        elif found and extra < show:
-            shown.append(record)
-            extra += 1
-    return Audit(
-        f"{pack.name} {pack.version}",
-        regions,
-        n,
-        errors,
-        {r: {s.value: states[r][s.value] for s in State} for r in regions},
-        hits.rows(pack),
-        unmatched.rows(),
-        tuple(conflicts),
-        tuple(shown),
-    )
+    return _tally(_WORKER, chunk)

@@ -45,6 +45,16 @@ class UnmatchedTally:
             if len(ids) < self._examples:
                 ids.append(record.report_id)
 
+    def merge(self, later: UnmatchedTally) -> None:
+        """Fold in the tally of the records that follow this one's."""
+        self._count.update(later._count)
+        self._reports.update(later._reports)
+        for key, ids in later._ids.items():
+            mine = self._ids.setdefault(key, [])
+            mine += ids[: self._examples - len(mine)]
+        for key, example in later._example.items():
+            self._example.setdefault(key, example)
+
     def rows(self) -> tuple[Unmatched, ...]:
         order = sorted(self._count, key=lambda k: (-self._count[k], -self._reports[k], k))
         return tuple(

@@ -6,7 +6,6 @@ import csv
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from labeler.audit.conflicts import describe
 from labeler.audit.html import render_html
 from labeler.audit.run import Audit
 from labeler.io import atomic_write
@@ -64,8 +63,8 @@ def write_audit(audit: Audit, outdir: str | Path) -> list[Path]:
                     c.state,
                     " ".join(c.overruled_states),
                     c.resolution,
-                    describe(c.evidence),
-                    describe(c.overruled),
+                    c.evidence,
+                    c.overruled,
                 ]
                 for c in audit.conflicts
             ),
