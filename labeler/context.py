@@ -60,12 +60,11 @@ def _clause_scopes(
 
 
 def _state(kind: CueKind, modifiers: Sequence[CueHit]) -> State:
-    kinds = {m.kind for m in modifiers}
     if kind is CueKind.NORMAL:
         return State.NEGATIVE
-    if CueKind.UNCERTAINTY in kinds or kind is CueKind.UNCERTAINTY:
+    if kind is CueKind.UNCERTAINTY or any(m.kind is CueKind.UNCERTAINTY for m in modifiers):
         return State.UNCERTAIN
-    if CueKind.NEGATION in kinds:
+    if any(m.kind is CueKind.NEGATION for m in modifiers):
         return State.NEGATIVE
     return State.POSITIVE
 

@@ -45,19 +45,20 @@ def evidence_of(a: Assertion, norm: NormalizedText) -> Evidence:
 def decide(
     assertions: Sequence[Assertion], region_ids: Sequence[str], norm: NormalizedText
 ) -> tuple[RegionDecision, ...]:
+    evidence = [evidence_of(a, norm) for a in assertions]  # once, however many regions
     decisions = []
     for region in region_ids:
-        about = [a for a in assertions if region in a.regions]
+        about = [i for i, a in enumerate(assertions) if region in a.regions]
         if not about:
             decisions.append(RegionDecision(region, State.NOT_MENTIONED))
             continue
-        state = max((a.state for a in about), key=lambda s: s.rank)
+        state = max((assertions[i].state for i in about), key=lambda s: s.rank)
         decisions.append(
             RegionDecision(
                 region,
                 state,
-                tuple(evidence_of(a, norm) for a in about if a.state is state),
-                tuple(evidence_of(a, norm) for a in about if a.state is not state),
+                tuple(evidence[i] for i in about if assertions[i].state is state),
+                tuple(evidence[i] for i in about if assertions[i].state is not state),
             )
         )
     return tuple(decisions)
