@@ -39,6 +39,7 @@ class TrainConfig:
     lr_decay: float = 0.5  # multiplied into the lr after every epoch
     resize: int = 256
     crop: int | None = None  # None: the architecture's input size (227 or 224)
+    augment: bool = True  # rotation ±15° and rescale before the crop (classifier.transforms)
     workers: int = 2
     seed: int = 0
     device: str = "auto"  # auto: CUDA when available
@@ -50,7 +51,9 @@ class TrainConfig:
         _check(self.pretrain in PRETRAIN, f"pretrain must be one of {PRETRAIN}")
         _check(self.loss in LOSSES, f"loss must be one of {tuple(LOSSES)}")
         _check(self.pretrain == "chestx14" or self.init is None, "init needs pretrain chestx14")
-        _check(self.pretrain == "imagenet" or self.weights is None, "weights needs pretrain imagenet")
+        _check(
+            self.pretrain == "imagenet" or self.weights is None, "weights needs pretrain imagenet"
+        )
         _check(self.pretrain != "chestx14" or self.init is not None, "pretrain chestx14 needs init")
         for name in ("epochs", "batch_size", "resize"):
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
@@ -62,9 +65,6 @@ class TrainConfig:
     @property
     def crop_size(self) -> int:
         return self.crop if self.crop is not None else get_spec(self.arch).input_size
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return _build(dataclasses.asdict(self) | changes, "config")
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(dataclasses.asdict(self), sort_keys=False, allow_unicode=True)

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
+from classifier import manifest
+from classifier.transforms import AugmentSpec, sample_params, warp
 from labeler.packs import region_ids
 
 NORMAL = "normal"  # the optional auxiliary output of paper 002: "is this film normal?"
@@ -45,26 +46,27 @@ def read_manifest(path: Path, aux_normal: bool = False) -> TaskData:
     if not path.is_file():
         raise DataError(f"{path}: no such manifest")
     regions = region_ids()
-    frame = pd.read_csv(path, dtype={"image": str, "split": str})
-    missing = [c for c in ("image", "split", *regions) if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: manifest lacks columns {missing}")
-    values = frame[list(regions)]
-    if not values.isin([0, 1]).all().all():
-        raise DataError(f"{path}: region columns must hold 0 or 1")
-    labels = values.to_numpy(dtype=np.float32)
+    try:
+        rows = manifest.read_manifest(path, regions)
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from exc
+    labels = np.array([row.labels for row in rows], dtype=np.float32).reshape(-1, len(regions))
+    if not np.isin(labels, (0, 1)).all():
+        raise DataError(
+            f"{path}: region labels must be 0 or 1 for training (uncertain kept as -1?)"
+        )
     names = regions
     if aux_normal:
-        labels = np.concatenate([labels, (labels.sum(1, keepdims=True) == 0)], axis=1)
+        labels = np.concatenate([labels, labels.sum(1, keepdims=True) == 0], axis=1)
         names = (*regions, NORMAL)
     labels = labels.astype(np.float32)
+    splits = np.array([row.split for row in rows])
 
     def part(split: str) -> LabelledImages:
-        rows = (frame["split"] == split).to_numpy()
-        if not rows.any():
+        chosen = np.flatnonzero(splits == split)
+        if not len(chosen):
             raise DataError(f"{path}: no films with split == {split!r}")
-        paths = tuple(path.parent / p for p in frame.loc[rows, "image"])
-        return LabelledImages(paths, labels[rows])
+        return LabelledImages(tuple(path.parent / rows[i].image for i in chosen), labels[chosen])
 
     return TaskData("regions", names, regions, part("train"), part("val"))
 
@@ -87,12 +89,20 @@ def load_grey(path: Path, size: int) -> torch.Tensor:
 class FilmDataset(Dataset):
     """Films resized to `resize`, then cropped to `crop`: random when training, centred otherwise.
 
-    Random crops are drawn from (seed, epoch, index) rather than a global generator, so they do
-    not depend on worker count and a resumed run sees the same crops as an uninterrupted one.
+    Training films are first rotated and rescaled by the dataset builder's ChestAugment warp
+    when `augment` is given. Every random draw comes from (seed, epoch, index) rather than a
+    global generator, so it does not depend on the worker count, and a resumed run sees the same
+    films as an uninterrupted one.
     """
 
     def __init__(
-        self, images: LabelledImages, resize: int, crop: int, train: bool, seed: int = 0
+        self,
+        images: LabelledImages,
+        resize: int,
+        crop: int,
+        train: bool,
+        seed: int = 0,
+        augment: AugmentSpec | None = None,
     ) -> None:
         if crop > resize:
             raise DataError(f"crop {crop} is larger than the resized film {resize}")
@@ -101,6 +111,7 @@ class FilmDataset(Dataset):
         self.crop = crop
         self.train = train
         self.seed = seed
+        self.augment = augment
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -109,17 +120,16 @@ class FilmDataset(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def _offsets(self, index: int) -> tuple[int, int]:
-        room = self.resize - self.crop
-        if not self.train:
-            return room // 2, room // 2
-        gen = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
-        top, left = torch.randint(0, room + 1, (2,), generator=gen).tolist()
-        return top, left
-
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         film = load_grey(self.images.paths[index], self.resize)
-        top, left = self._offsets(index)
+        room = self.resize - self.crop
+        top = left = room // 2
+        if self.train:
+            # Hashes of int tuples do not vary between processes (unlike those of str).
+            gen = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
+            if self.augment is not None:
+                film = warp(film[None], sample_params(self.augment, 1, gen))[0]
+            top, left = torch.randint(0, room + 1, (2,), generator=gen).tolist()
         film = film[:, top : top + self.crop, left : left + self.crop]
         return film, torch.from_numpy(self.images.labels[index])
 

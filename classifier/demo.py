@@ -1,12 +1,12 @@
-"""Demo data: phantom films with a manifest in the dataset builder's format, and a tiny NIH folder."""
+"""Demo data: phantom films with a manifest in the dataset builder format, and a tiny NIH folder."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
+from classifier.manifest import MANIFEST_CSV, ManifestRow, write_manifest
 from classifier.phantom import draw_phantom
 from labeler.packs import region_ids
 
@@ -34,38 +34,32 @@ def _split_of(index: int, n: int) -> str:
 
 
 def write_demo(out: Path, n_films: int = 600, seed: int = 0, size: int = 256) -> Path:
-    """Write `n_films` phantoms under out/images and out/manifest.csv; one film per patient."""
+    """Write `n_films` phantoms under out/images and the manifest; one film per patient."""
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     regions = region_ids()
     rng = np.random.default_rng(seed)
-    columns = ["image", "patient_id", "study_key", "report_id", "split"]
-    columns += list(regions) + [f"{r}_state" for r in regions] + ["source_image", "augment"]
     order = rng.permutation(n_films)
     rows = []
     for i in range(n_films):
         labels = _draw_labels(rng, regions)
         name = f"images/demo{i:05d}.png"
         draw_phantom(labels, rng, size).save(out / name)
-        row = {
-            "image": name,
-            "patient_id": f"P{i:05d}",
-            "study_key": f"S{i:05d}",
-            "report_id": f"R{i:05d}",
-            "split": _split_of(int(order[i]), n_films),
-            "source_image": "",
-            "augment": "",
-        }
-        for region, flag in labels.items():
-            row[region] = int(flag)
-            row[f"{region}_state"] = "positive" if flag else "negative"
-        rows.append(row)
-    manifest = out / "manifest.csv"
-    with manifest.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return manifest
+        rows.append(
+            ManifestRow(
+                image=name,
+                patient_id=f"P{i:05d}",
+                study_key=f"S{i:05d}",
+                report_id=f"R{i:05d}",
+                split=_split_of(int(order[i]), n_films),
+                labels=tuple(int(labels[r]) for r in regions),
+                states=tuple("positive" if labels[r] else "negative" for r in regions),
+                source_file="",
+                source_image="",
+            )
+        )
+    write_manifest(rows, out, regions)
+    return out / MANIFEST_CSV
 
 
 def write_nih_demo(out: Path, n_films: int = 300, seed: int = 1, size: int = 256) -> Path:
@@ -87,9 +81,13 @@ def write_nih_demo(out: Path, n_films: int = 300, seed: int = 1, size: int = 256
         labels = _draw_labels(rng, regions)
         name = f"{patient:08d}_{i // n_patients:03d}.png"
         draw_phantom(labels, rng, size).save(images / name)
-        findings = [NIH_FROM_REGION[r] for r, flag in labels.items() if flag and r in NIH_FROM_REGION]
+        findings = [
+            NIH_FROM_REGION[r] for r, flag in labels.items() if flag and r in NIH_FROM_REGION
+        ]
         text = "|".join(findings) if findings else "No Finding"
-        lines.append(f"{name},{text},{i // n_patients},{patient},50,M,PA,{size},{size},0.143,0.143,")
+        lines.append(
+            f"{name},{text},{i // n_patients},{patient},50,M,PA,{size},{size},0.143,0.143,"
+        )
         # The official split is patient-wise: the last tenth of the patients are the test list.
         (test if patient > 0.9 * n_patients else train_val).append(name)
     (out / "Data_Entry_2017.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")

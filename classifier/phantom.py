@@ -89,7 +89,7 @@ def _prominent_knob(a: Anatomy, rng: np.random.Generator) -> Anatomy:
 
 def _raised_dome(a: Anatomy, rng: np.random.Generator) -> Anatomy:
     dome = list(a.dome)
-    dome[int(rng.integers(2))] -= rng.uniform(0.09, 0.12)
+    dome[int(rng.integers(2))] -= rng.uniform(0.16, 0.2)
     return Anatomy(a.cx, a.cy, a.half_width, a.lung_width, a.heart, a.knob, tuple(dome))
 
 
@@ -106,11 +106,12 @@ def _draw(canvas: Canvas, a: Anatomy, rng: np.random.Generator) -> None:
     left = (x < a.cx) & canvas.ellipse(a.cx, a.cy, a.half_width[0], 0.47)
     right = (x >= a.cx) & canvas.ellipse(a.cx, a.cy, a.half_width[1], 0.47)
     px[left | right] = 0.48
-    # Lungs, cut from below by the diaphragm domes.
+    # Lungs, cut from below by the diaphragm domes; the denser abdomen lies under the domes.
     lungs = canvas.lungs
     for side, (lx, ly) in enumerate(_lung_centres(a)):
-        field = canvas.ellipse(lx, ly, a.lung_width[side], 0.31)
-        lungs |= field & (y < a.dome[side] + 2.5 * (x - lx) ** 2)
+        below = y >= a.dome[side] + 2.5 * (x - lx) ** 2
+        px[(left if side == 0 else right) & below] = 0.6
+        lungs |= canvas.ellipse(lx, ly, a.lung_width[side], 0.31) & ~below
     px[lungs] = 0.17
     # Ribs: bright arcs across the lung fields.
     for k in range(9):
@@ -125,15 +126,15 @@ def _draw(canvas: Canvas, a: Anatomy, rng: np.random.Generator) -> None:
 def _paint_lungs(canvas: Canvas, a: Anatomy, rng: np.random.Generator) -> None:
     """Patchy opacities (斑片模糊影) or nodules (结节状致密影) in the lung fields."""
     centres = _lung_centres(a)
-    for _ in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(2, 5))):
         side = int(rng.integers(2))
         lx, ly = centres[side]
         cx = lx + rng.uniform(-0.5, 0.5) * a.lung_width[side]
         cy = ly + rng.uniform(-0.15, 0.15)
         if rng.random() < 0.5:
-            canvas.pixels += 0.30 * canvas.blob(cx, cy, rng.uniform(0.035, 0.05))
+            canvas.pixels += 0.4 * canvas.blob(cx, cy, rng.uniform(0.05, 0.07))
         else:
-            r = rng.uniform(0.022, 0.03)
+            r = rng.uniform(0.035, 0.045)
             canvas.pixels[canvas.ellipse(cx, cy, r, r)] += 0.38
 
 
@@ -151,8 +152,8 @@ def _paint_blunted_angle(canvas: Canvas, a: Anatomy, rng: np.random.Generator) -
     side = int(rng.integers(2))
     lx, _ = _lung_centres(a)[side]
     edge = lx + (1 if side else -1) * 0.8 * a.lung_width[side]
-    fluid = canvas.ellipse(edge, a.dome[side] + 0.04, 0.07, 0.09)
-    canvas.pixels[fluid & canvas.lungs] = 0.5
+    fluid = canvas.ellipse(edge, a.dome[side] + 0.02, 0.13, 0.17)
+    canvas.pixels[fluid & canvas.lungs] = 0.6
 
 
 Reshape = Callable[[Anatomy, np.random.Generator], Anatomy]

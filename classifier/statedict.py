@@ -17,8 +17,8 @@ _LEGACY_DENSE = re.compile(
 )
 # DataParallel wraps the model as `module.`, CheXNet wraps torchvision's net as `.densenet121`.
 _WRAPPER_PREFIXES = ("module.", "densenet121.")
-# CheXNet's head is `nn.Sequential(nn.Linear, nn.Sigmoid)`, torchvision's is a bare `nn.Linear`.
-_CHEXNET_HEAD = re.compile(r"^classifier\.0\.(weight|bias)$")
+# CheXNet's head (`classifier.0`, a Linear inside Sequential(Linear, Sigmoid)) needs no renaming:
+# heads are never transferred, and it lies under the same `classifier.` prefix.
 
 
 class KeyMismatchError(ValueError):
@@ -64,7 +64,6 @@ def normalise_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
         match = _LEGACY_DENSE.match(new)
         if match:
             new = match.group(1) + match.group(2)
-        new = _CHEXNET_HEAD.sub(r"classifier.\1", new)
         out[new] = value
     return out
 

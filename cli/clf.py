@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.clf_dataset import dataset
+from cli.clf_train import demo_data_command, pretrain_command, train_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,3 +15,6 @@ def main() -> None:
 
 
 main.add_command(dataset)
+main.add_command(train_command)
+main.add_command(pretrain_command)
+main.add_command(demo_data_command)

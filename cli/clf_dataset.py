@@ -58,7 +58,13 @@ def dataset() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Dataset folder to create or resume.",
 )
-@click.option("--size", default=256, show_default=True, type=click.IntRange(min=8))
+@click.option(
+    "--size",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=8),
+    help="Side of the square training images.",
+)
 @click.option(
     "--bit-depth",
     type=click.Choice(["8", "16"]),
@@ -93,6 +99,7 @@ def dataset() -> None:
     default=os.cpu_count() or 1,
     show_default="all cores",
     type=click.IntRange(min=1),
+    help="Worker processes.",
 )
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.pass_context
@@ -136,18 +143,16 @@ def build_command(
         result = build(config)
     except InputError as err:
         raise click.UsageError(str(err), ctx=ctx) from err
-    splits = {
-        name: sum(1 for r in result.rows if r.split == name) for name in ("train", "val", "test")
-    }
+    examples = {n: sum(1 for r in result.rows if r.split == n) for n in ("train", "val", "test")}
     click.echo(
-        f"{len(result.linking.films)} films linked: {result.converted} converted, "
-        f"{result.skipped} already done, {len(result.errors)} failed"
+        f"{len(result.linking.films)} films linked to reports: {result.converted} converted, "
+        f"{result.skipped} already done"
     )
     click.echo(
         f"{len(result.linking.images_without_report)} images without a report, "
         f"{len(result.linking.reports_without_image)} reports without an image (unlinked.csv)"
     )
-    click.echo("examples: " + ", ".join(f"{n} {c}" for n, c in splits.items()))
+    click.echo("examples: " + ", ".join(f"{n} {c}" for n, c in examples.items()))
     if result.short:
         click.echo(f"under the balance target: {', '.join(result.short)} (see stats.md)")
     click.echo(f"wrote {output / 'manifest.csv'}")
