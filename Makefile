@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo demo-train test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,21 @@ demo: install
 	$(BIN)/cxrlabel extract examples/reports.csv -o out/labels.csv --evidence out/evidence.jsonl
 	$(BIN)/cxrlabel evaluate out/labels.csv examples/gold.csv --evidence out/evidence.jsonl
 
+# cxrclf on synthetic chest-film phantoms: a few CPU minutes
+demo-train: install
+	rm -rf out/demo out/demo-run
+	$(BIN)/cxrclf demo-data -o out/demo --films 400 --nih-films 60
+	$(BIN)/cxrclf train --manifest out/demo/manifest.csv -o out/demo-run --config configs/demo.yaml
+
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 bench: install
 	$(BIN)/python benchmarks/bench_labeler.py
+	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/bench_dicom.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) out

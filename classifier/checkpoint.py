@@ -24,9 +24,16 @@ class CheckpointError(ValueError):
     """A checkpoint file is unreadable, not ours, or made for another network."""
 
 
+def _toolkit_version() -> str:
+    try:
+        return metadata.version("cxr-toolkit")
+    except metadata.PackageNotFoundError:  # run from a source tree on PYTHONPATH
+        return "source"
+
+
 def versions() -> dict[str, str]:
     return {
-        "cxr-toolkit": metadata.version("cxr-toolkit"),
+        "cxr-toolkit": _toolkit_version(),
         "torch": str(torch.__version__),
         "torchvision": str(torchvision.__version__),
     }
