@@ -89,6 +89,8 @@ class _Subject:
     hedges: tuple[CueHit, ...] = ()
 
     def name(self, hit: CueHit, rule: CompiledRule, joined: bool, conjunction: bool) -> None:
+        if joined and self.regions and rule.whole_film and not conjunction:
+            return  # 心肺膈余未见异常: the rest of the regions just named, not the whole film
         if joined and self.regions is not None and not self.whole_film:
             if self.regions or conjunction:
                 # 两肺及心膈 / 纵隔及心影: one subject naming several regions
