@@ -44,6 +44,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto: CUDA when available
     channels_last: bool = True
+    # Films decoded once and kept on the training device, augmented there in batch
+    # (classifier.cache); None: on with CUDA, off on the CPU.
+    film_cache: bool | None = None
 
     def __post_init__(self) -> None:
         _check(self.task in TASKS, f"task must be one of {TASKS}")

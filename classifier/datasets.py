@@ -125,13 +125,23 @@ class FilmDataset(Dataset):
         room = self.resize - self.crop
         top = left = room // 2
         if self.train:
-            # Hashes of int tuples do not vary between processes (unlike those of str).
-            gen = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
-            if self.augment is not None:
-                film = warp(film[None], sample_params(self.augment, 1, gen))[0]
-            top, left = torch.randint(0, room + 1, (2,), generator=gen).tolist()
+            params, top, left = draw(self.seed, self.epoch, index, self.augment, room)
+            if params is not None:
+                film = warp(film[None], params)[0]
         film = film[:, top : top + self.crop, left : left + self.crop]
         return film, torch.from_numpy(self.images.labels[index])
+
+
+def draw(
+    seed: int, epoch: int, index: int, augment: AugmentSpec | None, room: int
+) -> tuple[torch.Tensor | None, int, int]:
+    """One training film's augmentation row (None without `augment`) and crop corner (top,
+    left) within `room` pixels, from (seed, epoch, film index) alone; every path draws here."""
+    # Hashes of int tuples do not vary between processes (unlike those of str).
+    gen = torch.Generator().manual_seed(hash((seed, epoch, index)) & 0x7FFFFFFF)
+    params = sample_params(augment, 1, gen) if augment is not None else None
+    top, left = torch.randint(0, room + 1, (2,), generator=gen).tolist()
+    return params, top, left
 
 
 def prepare_batch(

@@ -1,7 +1,12 @@
 """The training loop: one run folder per experiment, resumable exactly from its last checkpoint.
 
 Run folder: config.yaml (resolved), history.csv (one row per epoch), last.pt (everything needed
-to resume), best.pt (weights and metadata of the epoch with the best validation mean AUC).
+to resume), best.pt (weights and metadata of the epoch with the best validation mean AUC), and
+tensorboard/ when the tensorboard package is installed.
+
+Under torchrun (WORLD_SIZE > 1) every rank trains on its shard of the films through
+DistributedDataParallel; rank 0 validates on the whole validation set, shares the epoch's row
+with the others (so early stopping decides the same everywhere) and alone writes the run folder.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from classifier import checkpoint
+from classifier import checkpoint, distributed
+from classifier.board import Board
+from classifier.cache import CachedLoader, Draws, FilmCache
 from classifier.config import TrainConfig, load_yaml, resolve
 from classifier.datasets import FilmDataset, TaskData, prepare_batch, read_manifest
 from classifier.files import write_text_atomic
@@ -78,9 +86,14 @@ class Runtime:
     channels_last: bool
 
     @classmethod
-    def pick(cls, device: str = "auto", channels_last: bool = True) -> Runtime:
+    def pick(
+        cls, device: str = "auto", channels_last: bool = True, local_rank: int | None = None
+    ) -> Runtime:
+        """`local_rank` (under torchrun) picks that process's GPU for "auto" and "cuda"."""
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and local_rank is not None:
+            device = f"cuda:{local_rank}"
         return cls(torch.device(device), channels_last)
 
     @property
@@ -127,20 +140,36 @@ class _Loop:
     """State of one run between epochs; everything here goes into last.pt."""
 
     def __init__(
-        self, cfg: TrainConfig, run_dir: Path, progress: bool, initialise: bool = True
+        self,
+        cfg: TrainConfig,
+        run_dir: Path,
+        progress: bool,
+        initialise: bool = True,
+        group: distributed.Group | None = None,
     ) -> None:
         self.cfg = cfg
         self.run_dir = run_dir
-        self.progress = progress
+        self.group = group or distributed.Group()
+        self.main = self.group.main
+        self.progress = progress and self.main
         self.spec = get_spec(cfg.arch)
-        self.runtime = Runtime.pick(cfg.device, cfg.channels_last)
+        local_rank = self.group.local_rank if self.group.active else None
+        self.runtime = Runtime.pick(cfg.device, cfg.channels_last, local_rank)
         self.device = self.runtime.device
         self.data = load_task_data(cfg)
         torch.manual_seed(cfg.seed)
         model = build_model(cfg, len(self.data.labels), initialise)
-        self.model = self.runtime.place(model)
+        # `net` is the network itself (state dicts, validation); `model` is what training calls.
+        self.net = self.runtime.place(model)
+        self.model: nn.Module = self.net
+        if self.group.active:
+            # Same initial weights on every rank (DDP broadcasts rank 0's anyway), but each
+            # rank draws its own dropout masks.
+            torch.manual_seed(cfg.seed + 7919 * self.group.rank)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(self.net, device_ids=ids)
         self.loss_fn = get_loss(cfg.loss)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, cfg.lr_decay)
         crop = cfg.crop_size
         augment = AugmentSpec() if cfg.augment else None
@@ -148,14 +177,21 @@ class _Loop:
             self.data.train, cfg.resize, crop, train=True, seed=cfg.seed, augment=augment
         )
         self.val_set = FilmDataset(self.data.val, cfg.resize, crop, train=False)
+        self.caches: dict[bool, FilmCache] = {}  # by "is the training split"
+        cache = cfg.film_cache if cfg.film_cache is not None else self.device.type == "cuda"
+        if cache:
+            self.caches[True] = FilmCache(self.train_set, self.device, cfg.workers)
+            if self.main:  # only rank 0 validates
+                self.caches[False] = FilmCache(self.val_set, self.device, cfg.workers)
         self.epoch = 0
         self.best_score = -math.inf
         self.best_epoch = 0
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
+        self.board = Board(run_dir) if self.main else None
 
     def restore(self, state: dict[str, Any], model: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict(model)
+        self.net.load_state_dict(model)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = state["epoch"]
@@ -163,22 +199,37 @@ class _Loop:
         self.best_epoch = state["best_epoch"]
         self.bad_epochs = state["bad_epochs"]
         self.history = list(state["history"])
-        _set_rng_state(state["rng"])
+        ranks = state.get("rng_ranks", [])
+        same_world = len(ranks) == self.group.world and self.group.active
+        _set_rng_state(ranks[self.group.rank] if same_world else state["rng"])
 
-    def _loader(self, dataset: FilmDataset, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: FilmDataset, shuffle: bool) -> DataLoader | CachedLoader:
         # Order and worker seeds come from a generator seeded by the epoch, so a resumed run
-        # draws the same batches as an uninterrupted one.
+        # draws the same batches as an uninterrupted one. With the film cache the loader
+        # yields film indices and draws in that same order, and the cache makes the batches.
         generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + self.epoch)
-        return DataLoader(
-            dataset,
+        cache = self.caches.get(shuffle)
+        source = Draws(dataset) if cache is not None else dataset
+        sampler = None
+        if shuffle and self.group.active:
+            # Each rank gets its own shard of the epoch's permutation (seeded by seed, epoch).
+            sampler = DistributedSampler(
+                source, self.group.world, self.group.rank, seed=self.cfg.seed, drop_last=True
+            )
+            sampler.set_epoch(self.epoch)
+        films = len(sampler) if sampler is not None else len(dataset)
+        loader = DataLoader(
+            source,
             batch_size=self.cfg.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             # A last batch of one film would break BatchNorm in training.
-            drop_last=shuffle and len(dataset) > self.cfg.batch_size,
+            drop_last=shuffle and films > self.cfg.batch_size,
             num_workers=self.cfg.workers,
-            pin_memory=self.device.type == "cuda",
+            pin_memory=self.device.type == "cuda" and cache is None,
             generator=generator,
         )
+        return loader if cache is None else CachedLoader(loader, cache)
 
     def _forward(self, films: torch.Tensor) -> torch.Tensor:
         return self.runtime.forward(self.model, films, self.spec)
@@ -209,11 +260,14 @@ class _Loop:
             total += loss.item() * len(films)
             seen += len(films)
             batches.set_postfix(loss=f"{total / seen:.4f}")
+        # Under torchrun: the loss over all ranks' films, and the speed of all ranks together.
+        total, seen = distributed.sum_all([total, seen], self.group, self.device)
         return total / max(seen, 1), seen / (time.perf_counter() - start)
 
     @torch.no_grad()
     def validate(self) -> tuple[float, dict[str, float]]:
-        self.model.eval()
+        """Loss and per-label AUC over the whole validation set, in this process alone."""
+        self.net.eval()
         scores, targets, total = [], [], 0.0
         loader = tqdm(
             self._loader(self.val_set, shuffle=False),
@@ -222,7 +276,8 @@ class _Loop:
             leave=False,
         )
         for films, target in loader:
-            logits = self._forward(films)
+            # The bare network: DDP's forward would wait for ranks that are not validating.
+            logits = self.runtime.forward(self.net, films, self.spec)
             total += self.loss_fn(logits, target.to(self.device)).item() * len(films)
             scores.append(torch.sigmoid(logits).cpu().numpy())
             targets.append(target.numpy())
@@ -243,22 +298,34 @@ class _Loop:
         )
 
     def run(self) -> TrainResult:
+        try:
+            return self._run()
+        finally:
+            if self.board is not None:
+                self.board.close()
+
+    def _run(self) -> TrainResult:
         while self.epoch < self.cfg.epochs and self.bad_epochs < self.cfg.patience:
             lr = self.optimizer.param_groups[0]["lr"]
             train_loss, speed = self.train_epoch()
-            val_loss, aucs = self.validate()
+            distributed.sync_buffers(self.net, self.group)
+            row = None
+            if self.main:
+                val_loss, aucs = self.validate()
+                score = mean_auc(aucs, self.data.scored)
+                row = {
+                    "epoch": self.epoch + 1,
+                    "lr": lr,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    "val_mean_auc": score,
+                    **{f"auc_{name}": value for name, value in aucs.items()},
+                    "train_img_per_s": speed,
+                }
+            row = distributed.broadcast(row, self.group)
+            score = row["val_mean_auc"]
             self.scheduler.step()
             self.epoch += 1
-            score = mean_auc(aucs, self.data.scored)
-            row = {
-                "epoch": self.epoch,
-                "lr": lr,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "val_mean_auc": score,
-                **{f"auc_{name}": value for name, value in aucs.items()},
-                "train_img_per_s": speed,
-            }
             self.history.append(row)
             # NaN (no defined AUC) never counts as better, but the first epoch is always kept.
             improved = self.best_epoch == 0 or (not math.isnan(score) and score > self.best_score)
@@ -280,8 +347,17 @@ class _Loop:
         )
 
     def _save(self, row: dict[str, Any], improved: bool) -> None:
+        weights = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
+        # Every rank's RNG state (to resume each exactly) and weight checksum (to prove the
+        # replicas agree): a collective, so every rank takes part before rank 0 writes.
+        digest = distributed.checksum(weights) if self.group.active else ""
+        shared = distributed.gather((_rng_state(), digest), self.group)
+        sums = [s for _, s in shared]
+        if len(set(sums)) > 1:
+            raise TrainingError(f"the ranks' weights differ after epoch {self.epoch}: {sums}")
+        if not self.main:
+            return
         metrics = {k: float(v) for k, v in row.items() if k != "epoch"}
-        weights = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         if improved:
             checkpoint.save(self.run_dir / BEST, checkpoint.Checkpoint(self.meta(metrics), weights))
         state = {
@@ -294,11 +370,15 @@ class _Loop:
             "scheduler": self.scheduler.state_dict(),
             "rng": _rng_state(),
         }
+        if self.group.active:
+            state["rng_ranks"] = [rng for rng, _ in shared]
+            state["replica_sha256"] = sums
         # last.pt is written after best.pt: if it exists, the epoch's outputs are all complete.
         checkpoint.save(
             self.run_dir / LAST, checkpoint.Checkpoint(self.meta(metrics), weights, state)
         )
         _write_history(self.run_dir, self.history)
+        self.board.write(row)
 
 
 def train(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> TrainResult:
@@ -306,10 +386,13 @@ def train(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> TrainResult
     run_dir = Path(run_dir)
     if (run_dir / LAST).exists():
         raise TrainingError(f"{run_dir} already holds a run; use --resume or another folder")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    loop = _Loop(cfg, run_dir, progress)
-    write_text_atomic(run_dir / CONFIG, cfg.to_yaml())
-    return loop.run()
+    with distributed.process_group(cfg.device) as group:
+        if group.main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        loop = _Loop(cfg, run_dir, progress, group=group)
+        if group.main:
+            write_text_atomic(run_dir / CONFIG, cfg.to_yaml())
+        return loop.run()
 
 
 def resume(run_dir: Path, progress: bool = True) -> TrainResult:
@@ -319,6 +402,7 @@ def resume(run_dir: Path, progress: bool = True) -> TrainResult:
         raise TrainingError(f"{run_dir}: nothing to resume (no {LAST})")
     cfg = resolve(None, **load_yaml(run_dir / CONFIG))
     saved = checkpoint.load(run_dir / LAST)
-    loop = _Loop(cfg, run_dir, progress, initialise=False)
-    loop.restore(saved.train_state, saved.model)
-    return loop.run()
+    with distributed.process_group(cfg.device) as group:
+        loop = _Loop(cfg, run_dir, progress, initialise=False, group=group)
+        loop.restore(saved.train_state, saved.model)
+        return loop.run()

@@ -18,3 +18,7 @@ main.add_command(dataset)
 main.add_command(train_command)
 main.add_command(pretrain_command)
 main.add_command(demo_data_command)
+
+
+if __name__ == "__main__":  # `python -m cli.clf`, as torchrun launches it
+    main()

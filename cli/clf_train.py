@@ -12,6 +12,7 @@ from classifier.checkpoint import CheckpointError
 from classifier.config import PRETRAIN, ConfigError, resolve
 from classifier.datasets import DataError
 from classifier.demo import write_demo, write_nih_demo
+from classifier.distributed import is_main
 from classifier.losses import LOSSES
 from classifier.registry import MissingWeightsError, arch_names
 from classifier.statedict import KeyMismatchError
@@ -39,6 +40,11 @@ _SETTINGS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--crop", type=int, help="Crop fed to the network (default: its input size)."),
     click.option("--augment/--no-augment", default=None, help="Rotation ±15° before the crop."),
     click.option("--workers", type=int, help="DataLoader worker processes."),
+    click.option(
+        "--film-cache/--no-film-cache",
+        default=None,
+        help="Keep the films on the device, augment there (default: on with CUDA).",
+    ),
     click.option("--seed", type=int),
     click.option("--device", help="auto, cpu, cuda or cuda:N."),
     click.option("--quiet", is_flag=True, help="No progress bars."),
@@ -64,6 +70,8 @@ def _run(start: Callable[[], TrainResult]) -> None:
         raise InputError(str(e)) from e
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from exc
+    if not is_main():  # under torchrun only rank 0 reports
+        return
     how = "stopped early" if result.stopped_early else "done"
     click.echo(
         f"{how} after {result.epochs_run} epochs; best epoch {result.best_epoch}, "

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,29 @@ def test_chestx14_pretraining_then_transfer(manifest: Path, nih: Path, tmp_path:
     wrong = _cfg(manifest, arch="resnet34", pretrain="chestx14", init=cfg.init, epochs=1)
     with pytest.raises(checkpoint.CheckpointError, match="holds a mobilenet_v2 model"):
         train(wrong, tmp_path / "wrong", progress=False)
+
+
+def test_tensorboard_scalars_per_epoch(manifest: Path, tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    train(_cfg(manifest), run, progress=False)
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    expected = {"loss/train", "loss/val", "auc/mean", "lr", "speed/train_img_per_s"}
+    assert expected | {f"auc/{r}" for r in region_ids()} <= tags
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    val = events.Scalars("loss/val")
+    assert [e.step for e in val] == [1, 2]
+    assert [e.value for e in val] == pytest.approx([float(r["val_loss"]) for r in rows])
+
+
+def test_without_tensorboard_only_history_is_written(
+    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    run = tmp_path / "run"
+    train(_cfg(manifest, epochs=1), run, progress=False)
+    assert (run / "history.csv").is_file() and not (run / "tensorboard").exists()
