@@ -38,8 +38,29 @@ ID_COLUMNS = (
     "study_id",
 )
 TEXT_COLUMNS = ("text", "report", "report_text", "报告", "报告内容", "报告文本", "内容")
-FINDINGS_COLUMNS = ("findings", "检查所见", "影像所见", "影像表现", "所见", "表现")
-IMPRESSION_COLUMNS = ("impression", "诊断意见", "影像诊断", "诊断", "印象", "结论", "意见")
+FINDINGS_COLUMNS = (
+    "findings",
+    "检查所见",
+    "影像所见",
+    "影像表现",
+    "检查描述",
+    "影像描述",
+    "所见",
+    "表现",
+    "描述",
+)
+IMPRESSION_COLUMNS = (
+    "impression",
+    "诊断意见",
+    "影像诊断",
+    "诊断结论",
+    "检查结论",
+    "诊断",
+    "印象",
+    "结论",
+    "意见",
+    "提示",
+)
 ENCODINGS = ("utf-8-sig", "gb18030")
 
 

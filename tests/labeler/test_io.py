@@ -106,3 +106,12 @@ def test_atomic_write_gives_the_usual_file_mode(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_description_and_conclusion_columns_are_found(tmp_path):
+    path = tmp_path / "r.csv"
+    pd.DataFrame(
+        [("9", "心影增大。", "心脏增大")], columns=["序号", "影像描述", "诊断结论"]
+    ).to_csv(path, index=False)
+    (report,) = read_reports(path)
+    assert (report.report_id, report.text) == ("9", "影像描述：心影增大。\n诊断结论：心脏增大")
