@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -154,26 +154,15 @@ register(
         weights=models.DenseNet121_Weights.IMAGENET1K_V1,
     )
 )
-register(
-    ArchSpec(
-        name="mobilenet_v2",
-        build=models.mobilenet_v2,
-        input_size=224,
-        classifier="classifier.1",
-        first_conv="features.0.0",
-        cam_layer="features.18",
-        weights=models.MobileNet_V2_Weights.IMAGENET1K_V1,
-    )
+_MOBILENET_V2 = ArchSpec(
+    name="mobilenet_v2",
+    build=models.mobilenet_v2,
+    input_size=224,
+    classifier="classifier.1",
+    first_conv="features.0.0",
+    cam_layer="features.18",
+    weights=models.MobileNet_V2_Weights.IMAGENET1K_V1,
 )
-register(
-    ArchSpec(
-        name="mobilenet_v2_mdconv",
-        build=models.mobilenet_v2,
-        input_size=224,
-        classifier="classifier.1",
-        first_conv="features.0.0",
-        cam_layer="features.18",
-        weights=models.MobileNet_V2_Weights.IMAGENET1K_V1,
-        adapt=_mdconv,
-    )
-)
+register(_MOBILENET_V2)
+# paper 001: the same network with its stage-5 depthwise convolutions made multi-kernel
+register(replace(_MOBILENET_V2, name="mobilenet_v2_mdconv", adapt=_mdconv))
