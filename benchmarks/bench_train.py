@@ -29,7 +29,7 @@ from classifier.datasets import FilmDataset, read_manifest
 from classifier.demo import write_demo
 from classifier.losses import bce
 from classifier.registry import arch_names, create_model, get_spec
-from classifier.train import Runtime
+from classifier.runtime import Runtime
 from classifier.transforms import AugmentSpec
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class DataError(ValueError):
 class LabelledImages:
     paths: tuple[Path, ...]
     labels: np.ndarray  # (films, outputs) of 0/1 float32
+    patients: tuple[str, ...] = ()  # one per film where known; resampling unit for evaluation
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -42,7 +44,21 @@ class TaskData:
 
 def read_manifest(path: Path, aux_normal: bool = False) -> TaskData:
     """Train and val films of a dataset-builder manifest; labels in rule-pack region order."""
-    path = Path(path)
+    names = _output_names(aux_normal)
+    part = _splitter(Path(path), aux_normal)
+    return TaskData("regions", names, region_ids(), part("train"), part("val"))
+
+
+def read_split(path: Path, split: str, aux_normal: bool = False) -> LabelledImages:
+    """One split's films (with their patients) of a dataset-builder manifest."""
+    return _splitter(Path(path), aux_normal)(split)
+
+
+def _output_names(aux_normal: bool) -> tuple[str, ...]:
+    return (*region_ids(), NORMAL) if aux_normal else region_ids()
+
+
+def _splitter(path: Path, aux_normal: bool) -> Callable[[str], LabelledImages]:
     if not path.is_file():
         raise DataError(f"{path}: no such manifest")
     regions = region_ids()
@@ -55,10 +71,8 @@ def read_manifest(path: Path, aux_normal: bool = False) -> TaskData:
         raise DataError(
             f"{path}: region labels must be 0 or 1 for training (uncertain kept as -1?)"
         )
-    names = regions
     if aux_normal:
         labels = np.concatenate([labels, labels.sum(1, keepdims=True) == 0], axis=1)
-        names = (*regions, NORMAL)
     labels = labels.astype(np.float32)
     splits = np.array([row.split for row in rows])
 
@@ -66,9 +80,13 @@ def read_manifest(path: Path, aux_normal: bool = False) -> TaskData:
         chosen = np.flatnonzero(splits == split)
         if not len(chosen):
             raise DataError(f"{path}: no films with split == {split!r}")
-        return LabelledImages(tuple(path.parent / rows[i].image for i in chosen), labels[chosen])
+        return LabelledImages(
+            tuple(path.parent / rows[i].image for i in chosen),
+            labels[chosen],
+            tuple(rows[i].patient_id for i in chosen),
+        )
 
-    return TaskData("regions", names, regions, part("train"), part("val"))
+    return part
 
 
 def load_grey(path: Path, size: int) -> torch.Tensor:

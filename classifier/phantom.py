@@ -99,6 +99,15 @@ def _lung_centres(a: Anatomy) -> tuple[tuple[float, float], tuple[float, float]]
     return left, right
 
 
+def _heart_centre(a: Anatomy) -> tuple[float, float]:
+    return a.cx + 0.04, a.cy + 0.11
+
+
+def heart_mask(anatomy: Anatomy, size: int) -> np.ndarray:
+    """(size, size) bool: the heart shadow of a phantom drawn with `anatomy`, at any side."""
+    return Canvas(size).ellipse(*_heart_centre(anatomy), *anatomy.heart)
+
+
 def _draw(canvas: Canvas, a: Anatomy, rng: np.random.Generator) -> None:
     x, y, px = canvas.x, canvas.y, canvas.pixels
     px[:] = 0.06
@@ -119,7 +128,7 @@ def _draw(canvas: Canvas, a: Anatomy, rng: np.random.Generator) -> None:
         px[lungs & (np.abs(y - arc) < 0.009)] += 0.10
     # Mediastinum, heart shadow and aortic knob.
     px[(np.abs(x - a.cx) < 0.045) & (y > 0.14) & (y < a.cy + 0.1)] = 0.55
-    px[canvas.ellipse(a.cx + 0.04, a.cy + 0.11, *a.heart)] = 0.62
+    px[canvas.ellipse(*_heart_centre(a), *a.heart)] = 0.62
     px[canvas.ellipse(a.cx + 0.045, a.cy - 0.22, a.knob, a.knob)] = 0.62
 
 
@@ -193,6 +202,13 @@ def draw_phantom(
     abnormal: Mapping[str, bool], rng: np.random.Generator, size: int = 256
 ) -> Image.Image:
     """An 8-bit grey film; `abnormal` names the regions drawn abnormal."""
+    return draw_phantom_with_anatomy(abnormal, rng, size)[0]
+
+
+def draw_phantom_with_anatomy(
+    abnormal: Mapping[str, bool], rng: np.random.Generator, size: int = 256
+) -> tuple[Image.Image, Anatomy]:
+    """`draw_phantom`'s film with the geometry it was drawn from, to know where things are."""
     unknown = set(abnormal) - set(ABNORMALITIES)
     if unknown:
         raise ValueError(f"no phantom drawing for regions {sorted(unknown)}")
@@ -210,4 +226,4 @@ def draw_phantom(
     pixels = canvas.pixels * rng.uniform(0.85, 1.1) + rng.uniform(-0.05, 0.05)
     pixels += rng.normal(0.0, 0.03, pixels.shape).astype(np.float32)
     image = Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8), mode="L")
-    return image.filter(ImageFilter.GaussianBlur(radius=size / 200))
+    return image.filter(ImageFilter.GaussianBlur(radius=size / 200)), anatomy

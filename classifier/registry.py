@@ -29,7 +29,12 @@ class ArchSpec:
     input_size: int  # crop fed to the network (the paper: 227 AlexNet/VGG, 224 otherwise)
     classifier: str  # dotted name of the final nn.Linear, replaced by the region head
     first_conv: str
-    cam_layer: str  # Grad-CAM target
+    # Grad-CAM / CAM target: the module whose output is the last feature map after its activation
+    # (in place or functional), i.e. what the head's pooling reads.
+    cam_layer: str
+    # True when the head is one Linear on the globally average-pooled cam_layer map (dropout
+    # before it is identity in eval mode), the condition for CAM.
+    gap: bool
     weights: WeightsEnum  # torchvision's ImageNet weights for `build`'s layout
     # Surgery applied after ImageNet weights are loaded, so a modified net still starts from them.
     adapt: Callable[[nn.Module], None] | None = None
@@ -117,7 +122,8 @@ register(
         input_size=227,
         classifier="classifier.6",
         first_conv="features.0",
-        cam_layer="features.10",
+        cam_layer="features.11",  # ReLU of the last conv, before the last max-pool
+        gap=False,
         weights=models.AlexNet_Weights.IMAGENET1K_V1,
     )
 )
@@ -128,7 +134,8 @@ register(
         input_size=227,
         classifier="classifier.6",
         first_conv="features.0",
-        cam_layer="features.28",
+        cam_layer="features.29",  # ReLU of the last conv, before the last max-pool
+        gap=False,
         weights=models.VGG16_Weights.IMAGENET1K_V1,
     )
 )
@@ -140,6 +147,7 @@ register(
         classifier="fc",
         first_conv="conv1",
         cam_layer="layer4",
+        gap=True,
         weights=models.ResNet34_Weights.IMAGENET1K_V1,
     )
 )
@@ -150,7 +158,10 @@ register(
         input_size=224,
         classifier="classifier",
         first_conv="features.conv0",
+        # DenseNet.forward applies F.relu(inplace=True) to this output before pooling, so the
+        # captured tensor holds the post-ReLU map and autograd differentiates with respect to it.
         cam_layer="features.norm5",
+        gap=True,
         weights=models.DenseNet121_Weights.IMAGENET1K_V1,
     )
 )
@@ -161,6 +172,7 @@ _MOBILENET_V2 = ArchSpec(
     classifier="classifier.1",
     first_conv="features.0.0",
     cam_layer="features.18",
+    gap=True,
     weights=models.MobileNet_V2_Weights.IMAGENET1K_V1,
 )
 register(_MOBILENET_V2)

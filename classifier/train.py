@@ -30,12 +30,13 @@ from classifier import checkpoint, distributed
 from classifier.board import Board
 from classifier.cache import CachedLoader, Draws, FilmCache
 from classifier.config import TrainConfig, load_yaml, resolve
-from classifier.datasets import FilmDataset, TaskData, prepare_batch, read_manifest
+from classifier.datasets import FilmDataset, TaskData, read_manifest
 from classifier.files import write_text_atomic
 from classifier.losses import get_loss
 from classifier.metrics import label_aucs, mean_auc
 from classifier.nih import read_nih
-from classifier.registry import ArchSpec, create_model, get_spec
+from classifier.registry import create_model, get_spec
+from classifier.runtime import Runtime
 from classifier.transforms import AugmentSpec
 
 CONFIG = "config.yaml"
@@ -76,43 +77,6 @@ def build_model(cfg: TrainConfig, outputs: int, initialise: bool = True) -> nn.M
     if initialise and cfg.pretrain == "chestx14":
         checkpoint.load_backbone(model, get_spec(cfg.arch), Path(cfg.init))
     return model
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """Where and how batches run: CUDA with bf16 autocast, or CPU in float32."""
-
-    device: torch.device
-    channels_last: bool
-
-    @classmethod
-    def pick(
-        cls, device: str = "auto", channels_last: bool = True, local_rank: int | None = None
-    ) -> Runtime:
-        """`local_rank` (under torchrun) picks that process's GPU for "auto" and "cuda"."""
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device == "cuda" and local_rank is not None:
-            device = f"cuda:{local_rank}"
-        return cls(torch.device(device), channels_last)
-
-    @property
-    def amp(self) -> bool:
-        return self.device.type == "cuda"
-
-    @property
-    def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.channels_last else torch.contiguous_format
-
-    def place(self, model: nn.Module) -> nn.Module:
-        return model.to(self.device, memory_format=self.memory_format)
-
-    def forward(self, model: nn.Module, films: torch.Tensor, spec: ArchSpec) -> torch.Tensor:
-        """Logits in float32 for a batch of grey films in [0, 1]."""
-        films = films.to(self.device, non_blocking=True)
-        x = prepare_batch(films, spec.mean, spec.std).contiguous(memory_format=self.memory_format)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            return model(x).float()
 
 
 def _rng_state() -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from cli.clf_dataset import dataset
+from cli.clf_eval import compare_command, evaluate_command, grid_command, predict_command
+from cli.clf_heatmap import heatmap_command
 from cli.clf_train import demo_data_command, pretrain_command, train_command
 
 
@@ -18,6 +20,11 @@ main.add_command(dataset)
 main.add_command(train_command)
 main.add_command(pretrain_command)
 main.add_command(demo_data_command)
+main.add_command(evaluate_command)
+main.add_command(predict_command)
+main.add_command(grid_command)
+main.add_command(compare_command)
+main.add_command(heatmap_command)
 
 
 if __name__ == "__main__":  # `python -m cli.clf`, as torchrun launches it

@@ -27,7 +27,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _cfg(manifest: Path, **changes) -> TrainConfig:
     base = dict(
-        data=str(manifest), arch="mobilenet_v2", resize=36, crop=32, batch_size=8, workers=0,
+        data=str(manifest),
+        arch="mobilenet_v2",
+        resize=36,
+        crop=32,
+        batch_size=8,
+        workers=0,
         device="cpu",
     )
     return TrainConfig(**(base | changes))

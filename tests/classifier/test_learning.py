@@ -9,14 +9,12 @@ import pytest
 
 from classifier import checkpoint
 from classifier.config import TrainConfig
-from classifier.demo import write_demo, write_nih_demo
+from classifier.demo import write_nih_demo
 from classifier.train import train
 from labeler.packs import region_ids
+from tests.conftest import DEMO_SMALL, DemoRun
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:validation has only one")]
-
-# ResNet34 learns these films in a few epochs; 64 px keeps it inside a CPU minute or two.
-SMALL = dict(arch="resnet34", resize=66, crop=64, augment=False, lr_decay=0.9, workers=0)
 
 
 def _best_aucs(run: Path) -> dict[str, float]:
@@ -24,15 +22,15 @@ def _best_aucs(run: Path) -> dict[str, float]:
     return {r: metrics[f"auc_{r}"] for r in region_ids()}
 
 
-def test_demo_phantoms_are_learned_from_scratch_and_by_transfer(tmp_path: Path) -> None:
-    manifest = write_demo(tmp_path / "demo", n_films=400, size=128)
-    scratch = TrainConfig(data=str(manifest), epochs=4, patience=2, **SMALL)
-    train(scratch, tmp_path / "scratch", progress=False)
-    aucs = _best_aucs(tmp_path / "scratch")
+def test_demo_phantoms_are_learned_from_scratch_and_by_transfer(
+    tmp_path: Path, demo_run: DemoRun
+) -> None:
+    aucs = _best_aucs(demo_run.run_dir)
     assert min(aucs.values()) >= 0.9, aucs
+    manifest = demo_run.manifest
 
     nih = write_nih_demo(tmp_path / "nih", n_films=60, size=128)
-    pre = TrainConfig(data=str(nih), task="chestx14", epochs=1, **SMALL)
+    pre = TrainConfig(data=str(nih), task="chestx14", epochs=1, **DEMO_SMALL)
     train(pre, tmp_path / "pre", progress=False)
     fine = TrainConfig(
         data=str(manifest),
@@ -40,7 +38,7 @@ def test_demo_phantoms_are_learned_from_scratch_and_by_transfer(tmp_path: Path) 
         init=str(tmp_path / "pre" / "best.pt"),
         epochs=4,
         patience=2,
-        **SMALL,
+        **DEMO_SMALL,
     )
     train(fine, tmp_path / "fine", progress=False)
     aucs = _best_aucs(tmp_path / "fine")
