@@ -28,7 +28,7 @@ demo-train: install
 	$(BIN)/cxrclf train --manifest out/demo/manifest.csv -o out/demo-run --config configs/demo.yaml
 	$(BIN)/cxrclf evaluate out/demo-run --quiet
 
-# The README's example grid: two networks x three regimes on the phantoms (CPU, about 15 min;
+# The README's example grid: two networks x three regimes on the phantoms (CPU, ~30 min;
 # the ImageNet cells are reported as skipped unless torchvision's weight files are installed).
 demo-grid: install
 	rm -rf out/demo-grid
