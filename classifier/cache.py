@@ -5,7 +5,7 @@ resnet34 or mobilenet_v2 at under half their model-only rate (shared/performance
 `FilmCache` decodes a split once, keeps it on the device as uint8 at the `resize` side
 (64 KiB a film at 256², 100k films = 6.5 GB), and turns a batch of film indices into the batch
 FilmDataset would have produced: the same (seed, epoch, film) draws (classifier.datasets.draw),
-the same warp (classifier.transforms.warp, here on the whole batch) and the same crop. The only
+the same warp and crop (classifier.transforms.warp_crops, here on the whole batch). The only
 difference is the uint8 rounding of the resized film (at most half a grey level out of 255).
 """
 
@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from classifier.datasets import FilmDataset, draw, load_grey
-from classifier.transforms import warp
+from classifier.transforms import warp_crops
 
 
 class _Decoded(Dataset):
@@ -95,16 +95,16 @@ class FilmCache:
         data = self.dataset
         index = index.to(torch.int64)
         films = self.films[index.to(self.device, non_blocking=True)].float().div_(255)
-        count = len(index)
-        if data.train and data.augment is not None:
-            films = warp(films, params)
         top = top.to(self.device, non_blocking=True)
         left = left.to(self.device, non_blocking=True)
-        steps = torch.arange(data.crop, device=self.device)
-        rows = (top[:, None] + steps)[:, :, None]
-        cols = (left[:, None] + steps)[:, None, :]
-        picked = torch.arange(count, device=self.device)[:, None, None]
-        crops = films[:, 0][picked, rows, cols].unsqueeze(1)
+        if data.train and data.augment is not None:
+            crops = warp_crops(films, params, top, left, data.crop)
+        else:
+            steps = torch.arange(data.crop, device=self.device)
+            rows = (top[:, None] + steps)[:, :, None]
+            cols = (left[:, None] + steps)[:, None, :]
+            picked = torch.arange(len(index), device=self.device)[:, None, None]
+            crops = films[:, 0][picked, rows, cols].unsqueeze(1)
         return crops, self.labels[index]
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from classifier import manifest
-from classifier.transforms import AugmentSpec, sample_params, warp
+from classifier.transforms import AugmentSpec, sample_params, warp_crops
 from labeler.packs import region_ids
 
 NORMAL = "normal"  # the optional auxiliary output of paper 002: "is this film normal?"
@@ -141,11 +141,15 @@ class FilmDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         film = load_grey(self.images.paths[index], self.resize)
         room = self.resize - self.crop
-        top = left = room // 2
+        params, top, left = None, room // 2, room // 2
         if self.train:
             params, top, left = draw(self.seed, self.epoch, index, self.augment, room)
-            if params is not None:
-                film = warp(film[None], params)[0]
+        if params is None:
+            film = film[:, top : top + self.crop, left : left + self.crop]
+        else:
+            corner = torch.tensor([top]), torch.tensor([left])
+            film = warp_crops(film[None], params, *corner, self.crop)[0]
+        return film, torch.from_numpy(self.images.labels[index])
         film = film[:, top : top + self.crop, left : left + self.crop]
         return film, torch.from_numpy(self.images.labels[index])
 

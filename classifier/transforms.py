@@ -91,10 +91,36 @@ def warp(images: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     """Apply one parameter row per image of an (N, C, H, W) batch; the output keeps dtype and
     size, and what comes from outside the film is black."""
     n, _, height, width = images.shape
-    theta = affine_theta(params.to(torch.float64), height, width).to(
-        device=images.device, dtype=torch.float32
-    )
-    grid = F.affine_grid(theta, [n, 1, height, width], align_corners=False)
+    grid = F.affine_grid(_theta(params, images), [n, 1, height, width], align_corners=False)
+    return _sample(images, grid)
+
+
+def warp_crops(
+    images: torch.Tensor, params: torch.Tensor, top: torch.Tensor, left: torch.Tensor, size: int
+) -> torch.Tensor:
+    """The (size, size) windows at (top, left) of `warp(images, params)`, one per image, found
+    by sampling only the window's pixels: the same grid points, (crop / side)² of the work."""
+    n, _, height, width = images.shape
+    theta = _theta(params, images)
+    # affine_grid's own base coordinates (pixel centres, align_corners=False), so the window's
+    # grid is the full grid's sub-block to the last bit.
+    xs = torch.linspace(-1, 1, width, device=theta.device) * (width - 1) / width
+    ys = torch.linspace(-1, 1, height, device=theta.device) * (height - 1) / height
+    steps = torch.arange(size, device=theta.device)
+    cols = xs[left.to(theta.device)[:, None] + steps][:, None, :].expand(n, size, size)
+    rows = ys[top.to(theta.device)[:, None] + steps][:, :, None].expand(n, size, size)
+    base = torch.stack([cols, rows, torch.ones_like(cols)], dim=-1).reshape(n, size * size, 3)
+    grid = base.bmm(theta.transpose(1, 2)).view(n, size, size, 2)
+    return _sample(images, grid)
+
+
+def _theta(params: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    height, width = images.shape[-2:]
+    theta = affine_theta(params.to(torch.float64), height, width)
+    return theta.to(device=images.device, dtype=torch.float32)
+
+
+def _sample(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     out = F.grid_sample(
         images.to(torch.float32), grid, mode="bilinear", padding_mode="zeros", align_corners=False
     )

@@ -14,6 +14,7 @@ from classifier.transforms import (
     augment_file,
     sample_params,
     warp,
+    warp_crops,
 )
 
 IDENTITY = torch.tensor([[0.0, 1.0, 0.0, 0.0]])
@@ -91,6 +92,20 @@ def test_global_rng_is_used_without_generator():
 def test_uint8_stays_uint8():
     image = torch.randint(0, 256, (1, 24, 24), dtype=torch.uint8)
     assert ChestAugment(generator=torch.Generator().manual_seed(0))(image).dtype == torch.uint8
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_warp_crops_are_windows_of_the_full_warp(dtype):
+    gen = torch.Generator().manual_seed(4)
+    images = (torch.rand(6, 1, 40, 40, generator=gen) * 255).to(dtype)
+    params = sample_params(AugmentSpec(), 6, gen)
+    top, left = torch.tensor([0, 8, 3, 8, 5, 0]), torch.tensor([8, 0, 3, 8, 1, 0])
+    crops = warp_crops(images, params, top, left, 32)
+    full = warp(images, params)
+    corners = enumerate(zip(top.tolist(), left.tolist(), strict=True))
+    windows = [full[i, :, y : y + 32, x : x + 32] for i, (y, x) in corners]
+    assert crops.dtype == dtype and crops.shape == (6, 1, 32, 32)
+    torch.testing.assert_close(crops.float(), torch.stack(windows).float(), atol=0, rtol=0)
 
 
 def test_params_json_round_trip():
