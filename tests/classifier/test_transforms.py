@@ -105,7 +105,9 @@ def test_warp_crops_are_windows_of_the_full_warp(dtype):
     corners = enumerate(zip(top.tolist(), left.tolist(), strict=True))
     windows = [full[i, :, y : y + 32, x : x + 32] for i, (y, x) in corners]
     assert crops.dtype == dtype and crops.shape == (6, 1, 32, 32)
-    torch.testing.assert_close(crops.float(), torch.stack(windows).float(), atol=0, rtol=0)
+    # Bit-identical here; the margin covers a BLAS that orders the 3-term sums differently.
+    margin = 1e-6 if dtype.is_floating_point else 1
+    torch.testing.assert_close(crops.float(), torch.stack(windows).float(), atol=margin, rtol=0)
 
 
 def test_params_json_round_trip():
