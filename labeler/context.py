@@ -10,6 +10,9 @@ Region choice for a finding or normal cue, first that applies:
   anchor    the first anchor after it in the clause (… 见于右下肺);
   carried   the region the previous clause ended on (右下肺见斑片影，边缘模糊);
   fallback  the rule's `fallback` (钙化 alone is in the lungs, but 主动脉结增宽，可见钙化 is not).
+A whole-film word clears every region (胸片未见异常) but no finding is in all of them, so a
+finding that is not negated and would take a whole-film subject, named or carried from a title
+such as 床旁胸片：, takes what it implies or falls back to, else nothing (床旁胸片：ECMO术后).
 An anchor with no regions (纵隔, 气管) sets the context to "no region", so what follows it is
 about nothing the labels track; written straight before another anchor it qualifies it
 (颈根部软组织 is neck, not chest wall). A finding that takes the carried region of a hedged
@@ -76,6 +79,7 @@ class Carry:
 
     regions: tuple[str, ...] | None = None
     hedges: tuple[CueHit, ...] = ()
+    whole_film: bool = False  # the region is a whole-film word's (床旁胸片：…)
 
 
 @dataclass
@@ -175,6 +179,13 @@ def _clause_assertions(
         if how == "carried" and hit.kind is CueKind.FINDING:
             modifiers += tuple(h for h in carry.hedges if h not in modifiers)
         state = _state(hit.kind, modifiers)
+        whole_film = (
+            how == "anchor" and anchor is not None and rules[anchor.rule_id].whole_film
+        ) or (how == "carried" and carry.whole_film)
+        if whole_film and hit.kind is CueKind.FINDING and state is not State.NEGATIVE:
+            # 胸片未见异常 clears every region, but no finding is in all of them: 床旁胸片：
+            # ECMO术后 is about the regions the finding itself names, if any
+            regions, how, anchor = rule.implies or rule.fallback, "implied", None
         if regions and not (subject.whole_film and how == "implied"):
             subject.regions, subject.whole_film = regions, subject.whole_film and how == "anchor"
             subject.hit, subject.how = (anchor, "anchor") if anchor else (hit, "context")
@@ -190,7 +201,7 @@ def _clause_assertions(
         )
     if subject.regions is None:
         return out, carry
-    return out, Carry(subject.regions, subject.hedges)
+    return out, Carry(subject.regions, subject.hedges, subject.whole_film)
 
 
 def _sentence_scope(

@@ -1,13 +1,13 @@
 """Cue matching: every term and pattern of a pack in one compiled alternation.
 
-Patterns are tried before terms and terms longest first, so at one position the most specific cue
-wins. Matching is overlapped (肋骨骨折 yields 肋骨 and 骨折); a hit lying wholly inside a longer
-hit is dropped (对称 inside 不对称, 积液 inside 心包积液).
+Patterns are tried before terms and terms longest first (the terms as a prefix tree), so at one
+position the most specific cue wins. Matching is overlapped (肋骨骨折 yields 肋骨 and 骨折); a hit
+lying wholly inside a longer hit is dropped (对称 inside 不对称, 积液 inside 心包积液).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -69,9 +69,8 @@ class Matcher:
                 self._pattern_rule.append(rule.id)
             for term in rule.terms:
                 self._term_rule.setdefault(normalize_term(term), rule.id)
-        terms = sorted(self._term_rule, key=lambda t: (-len(t), t))
-        if terms:
-            parts.append("(?P<lit>" + "|".join(regex.escape(t) for t in terms) + ")")
+        if self._term_rule:
+            parts.append(f"(?P<lit>{_trie_pattern(self._term_rule)})")
         self._regex = regex.compile("|".join(parts)) if parts else None
         self.hits = lru_cache(maxsize=131072)(self._hits)
 
@@ -96,6 +95,30 @@ class Matcher:
                     continue
             found.append(CueHit(rule.id, rule.kind, m.start(), m.end(), m.group()))
         return tuple(h for h in found if not _inside_longer(h, found))
+
+
+def _trie_pattern(terms: Iterable[str]) -> str:
+    """The terms as one regex shaped like their prefix tree, longest match first.
+
+    Same matches as the flat alternation of the terms sorted longest first, but each position
+    is tried one character at a time instead of once per term: with ~900 terms, half the time.
+    """
+    trie: dict = {}
+    for term in terms:
+        node = trie
+        for char in term:
+            node = node.setdefault(char, {})
+        node[""] = {}  # no character is empty: the key marks the end of a term
+
+    def pattern(node: dict) -> str:
+        branches = [regex.escape(c) + pattern(node[c]) for c in sorted(node) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        # a term ends here: the greedy ? tries the longer terms first, then stops
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(trie)
 
 
 def _inside_longer(hit: CueHit, hits: Sequence[CueHit]) -> bool:

@@ -1,4 +1,8 @@
-from labeler.match import Matcher
+import regex
+from hypothesis import given
+from hypothesis import strategies as st
+
+from labeler.match import Matcher, _trie_pattern
 from labeler.packs import Rule
 from labeler.tokenize import Tokenizer
 from labeler.types import CueKind
@@ -49,3 +53,14 @@ def test_token_boundary_rules_skip_matches_inside_words():
 def test_all_regions_marker_expands():
     m = matcher(Rule(id="all", kind=CueKind.ANCHOR, regions=["*"], terms=["胸片"]))
     assert m.rules["all"].regions == REGIONS and m.rules["all"].whole_film
+
+
+@given(
+    terms=st.sets(st.text(alphabet="肺肋膈角影心大(?.", min_size=1, max_size=4), min_size=1),
+    text=st.text(alphabet="肺肋膈角影心大(?.x", max_size=30),
+)
+def test_prefix_tree_matches_like_the_longest_first_alternation(terms, text):
+    flat = regex.compile("|".join(regex.escape(t) for t in sorted(terms, key=lambda t: -len(t))))
+    tree = regex.compile(_trie_pattern(terms))
+    spans = [[m.span() for m in r.finditer(text, overlapped=True)] for r in (flat, tree)]
+    assert spans[0] == spans[1]
