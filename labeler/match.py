@@ -7,7 +7,7 @@ lying wholly inside a longer hit is dropped (对称 inside 不对称, 积液 ins
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -87,14 +87,26 @@ class Matcher:
         found: list[CueHit] = []
         bounds: frozenset[int] | None = None
         for m in self._regex.finditer(text, overlapped=True):
+            start, cue = m.start(), m.group()
             rule = self.rules[self.rule_of(m)]
-            if rule.boundary is Boundary.TOKEN:
+            while rule.boundary is Boundary.TOKEN:
                 if bounds is None:
                     bounds = self._tokenizer.boundaries(text)
-                if m.start() not in bounds or m.end() not in bounds:
-                    continue
-            found.append(CueHit(rule.id, rule.kind, m.start(), m.end(), m.group()))
+                if start in bounds and start + len(cue) in bounds:
+                    break
+                # 膈下 across 膈/下降: the longest shorter term here may still stand (膈)
+                cue = next((t for t in _prefixes(cue) if t in self._term_rule), "")
+                if not cue:
+                    break
+                rule = self.rules[self._term_rule[cue]]
+            if cue:
+                found.append(CueHit(rule.id, rule.kind, start, start + len(cue), cue))
         return tuple(h for h in found if not _inside_longer(h, found))
+
+
+def _prefixes(text: str) -> Iterator[str]:
+    """The proper prefixes of `text`, longest first."""
+    return (text[:end] for end in range(len(text) - 1, 0, -1))
 
 
 def _trie_pattern(terms: Iterable[str]) -> str:

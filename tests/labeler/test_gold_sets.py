@@ -10,7 +10,16 @@ SETS = [
     ("examples/reports.csv", "examples/gold.csv", 0.99),
     *(
         (f"tests/data/labeler/{name}_reports.csv", f"tests/data/labeler/{name}_gold.csv", 0.97)
-        for name in ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
+        for name in (
+            "heldout",
+            "heldout2",
+            "heldout3",
+            "heldout4",
+            "heldout5",
+            "heldout6",
+            "heldout7",
+            "heldout8",
+        )
     ),
 ]
 

@@ -64,3 +64,14 @@ def test_prefix_tree_matches_like_the_longest_first_alternation(terms, text):
     tree = regex.compile(_trie_pattern(terms))
     spans = [[m.span() for m in r.finditer(text, overlapped=True)] for r in (flat, tree)]
     assert spans[0] == spans[1]
+
+
+def test_a_term_cut_by_a_token_boundary_gives_way_to_the_shorter_term_there():
+    m = matcher(
+        Rule(id="a", kind=CueKind.ANCHOR, regions=["diaphragm"], terms=["膈"]),
+        Rule(id="below", kind=CueKind.ANCHOR, terms=["膈下"], boundary="token"),
+        Rule(id="f", kind=CueKind.FINDING, terms=["下降"]),
+        words=["下降"],
+    )
+    assert [(h.rule_id, h.text) for h in m.hits("两侧膈下降")] == [("a", "膈"), ("f", "下降")]
+    assert [(h.rule_id, h.text) for h in m.hits("膈下见游离气体")][0] == ("below", "膈下")
