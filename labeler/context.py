@@ -2,7 +2,12 @@
 and whether a negation, uncertainty or suppressing cue covers it.
 
 Region choice for a finding or normal cue, first that applies:
+  outside   nothing, when the clause names anatomy outside the chest (腰椎骨质增生, 腹主动脉钙化),
+            or, for a cue without regions of its own, when an earlier clause of the same
+            paragraph or list item did and no chest anatomy was named since (腰椎退变，椎体边缘
+            骨质增生); generic anatomy (椎体, 骨质) stays with the outside part;
   fixed     the rule's own `regions` (主动脉结突出 → aorta);
+  implied   the rule's `implies` over an anchor naming only regions it `outranks` (双肺积液);
   anchor    the latest anchor before it in the clause (心影 … 增大 → heart), unless that is a
             whole-film word (胸片, 余) and the rule has regions of its own (胸片未见骨折), or
   context   the regions of the latest resolved cue before it (主动脉结突出并见钙化 → aorta);
@@ -20,6 +25,9 @@ finding is hedged too. An uncertainty cue with `implies` (体外物品) also ass
 uncertain shadow of its own, in the region named before it or else the implied one.
 Trigger scopes run to the clause edge or a terminator; rules with `scope: sentence` reach across
 the clauses of their sentence.
+A clause that names a region and says something of it that no cue covers (左肺见囊状透亮影)
+asserts what the pack's `unlisted_predicate` policy says, so unseen wording is visible in the
+evidence and the audit instead of silently "not mentioned".
 """
 
 from __future__ import annotations
@@ -27,11 +35,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import regex
+
 from labeler.match import CompiledRule
-from labeler.packs import Direction, Scope
+from labeler.packs import Direction, Scope, UnlistedPredicate
 from labeler.types import Assertion, Clause, CueHit, CueKind, Span, State
 
 TRIGGER_KINDS = frozenset({CueKind.NEGATION, CueKind.UNCERTAINTY, CueKind.SUPPRESS})
+# the evidence rule id of what the unlisted-predicate policy asserts
+UNLISTED = "unlisted_predicate"
+_CJK = regex.compile(r"\p{Han}")
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,7 @@ class Carry:
     regions: tuple[str, ...] | None = None
     hedges: tuple[CueHit, ...] = ()
     whole_film: bool = False  # the region is a whole-film word's (床旁胸片：…)
+    outside: bool = False  # the subject is anatomy outside the chest (腰椎…)
 
 
 @dataclass
@@ -91,8 +105,25 @@ class _Subject:
     how: str = "anchor"
     whole_film: bool = False
     hedges: tuple[CueHit, ...] = ()
+    # "named": an outside anchor in this clause; "carried": one in an earlier clause
+    outside: str | None = None
 
     def name(self, hit: CueHit, rule: CompiledRule, joined: bool, conjunction: bool) -> None:
+        if conjunction and self.regions and not self.whole_film and rule.outside:
+            self.hit = hit  # 胸壁及颈根部: the chest wall stays named
+            return
+        if rule.outside or (rule.generic and self.outside):
+            # 腰椎骨质增生 / 腰椎…椎体边缘: the lumbar spine's, not the chest's
+            self.regions, self.hit, self.how, self.whole_film, self.hedges = (
+                (),
+                hit,
+                "anchor",
+                False,
+                (),
+            )
+            self.outside = "named"
+            return
+        self.outside = None
         if joined and self.regions and rule.whole_film and not conjunction:
             return  # 心肺膈余未见异常: the rest of the regions just named, not the whole film
         if joined and self.regions is not None and not self.whole_film:
@@ -116,8 +147,12 @@ def _choose_regions(
     hedged_shadow: bool,
 ) -> tuple[tuple[str, ...], str, CueHit | None]:
     """Regions of a finding or normal cue, and how they were chosen (see the module doc)."""
+    if subject.outside == "named" or (subject.outside and not rule.regions):
+        return (), "outside", subject.hit
     if rule.regions:
         return rule.regions, "fixed", None
+    if rule.outranks and subject.regions and set(subject.regions) <= set(rule.outranks):
+        return rule.implies, "implied", None  # 双肺积液: pleural fluid, whatever is named
     if subject.whole_film and rule.implies and subject.how == "anchor":
         # 胸片未见骨折 is about the ribs, not every region; 胸片未见病变 is about all
         return rule.implies, "implied", None
@@ -145,16 +180,20 @@ def _clause_assertions(
     hits: Sequence[CueHit],
     rules: Mapping[str, CompiledRule],
     carry: Carry,
+    policy: UnlistedPredicate | None,
 ) -> tuple[list[Assertion], Carry]:
     scopes = _clause_scopes(clause, hits, rules)
     anchors = [h for h in hits if h.kind is CueKind.ANCHOR]
     subject = _Subject()
+    if carry.outside:
+        subject = _Subject(regions=(), how="carried", outside="carried")
     out: list[Assertion] = []
     # the anchor a following anchor may join, where the joint text ends, and whether a
     # conjunction stands between them
     previous: CueHit | None = None
     previous_end = -1
     conjunction = False
+    open_anchor: CueHit | None = None  # a region named and nothing said of it yet
     for hit in hits:
         rule = rules[hit.rule_id]
         joined = previous is not None and previous_end == hit.start
@@ -166,8 +205,12 @@ def _clause_assertions(
         if hit.kind is CueKind.ANCHOR:
             subject.name(hit, rule, joined, joined and conjunction)
             previous, previous_end, conjunction = hit, hit.end, False
+            named = bool(subject.regions) and not subject.whole_film
+            open_anchor = hit if named else None
             continue
         previous = None
+        if hit.kind not in TRIGGER_KINDS:
+            open_anchor = None
         # an uncertainty cue with regions of its own (体外物品) is itself a hedged shadow
         hedged_shadow = hit.kind is CueKind.UNCERTAINTY and bool(rule.implies or rule.regions)
         if hit.kind not in (CueKind.FINDING, CueKind.NORMAL) and not hedged_shadow:
@@ -189,19 +232,64 @@ def _clause_assertions(
         if regions and not (subject.whole_film and how == "implied"):
             subject.regions, subject.whole_film = regions, subject.whole_film and how == "anchor"
             subject.hit, subject.how = (anchor, "anchor") if anchor else (hit, "context")
+            subject.outside = None
             subject.hedges = (
                 tuple(m for m in modifiers if m.kind is CueKind.UNCERTAINTY)
                 if state is State.UNCERTAIN and hit.kind is CueKind.FINDING
                 else ()
             )
-        if any(m.kind is CueKind.SUPPRESS for m in modifiers) or not regions:
+        if any(m.kind is CueKind.SUPPRESS for m in modifiers) or not (regions or how == "outside"):
             continue
+        # an outside assertion has no regions: it decides nothing, but shows in evidence/audit
         out.append(
             Assertion(hit, regions, state, how, anchor, modifiers, Span(clause.start, clause.end))
         )
+    if open_anchor is not None:
+        out += _unlisted(clause, hits, open_anchor, subject, scopes, policy)
     if subject.regions is None:
         return out, carry
-    return out, Carry(subject.regions, subject.hedges, subject.whole_film)
+    outside = subject.outside is not None
+    return out, Carry(subject.regions, subject.hedges, subject.whole_film, outside)
+
+
+def _unlisted(
+    clause: Clause,
+    hits: Sequence[CueHit],
+    anchor: CueHit,
+    subject: _Subject,
+    scopes: Sequence[TriggerScope],
+    policy: UnlistedPredicate | None,
+) -> list[Assertion]:
+    """What the pack's policy asserts for a region named with nothing understood after it."""
+    if policy is None or not subject.regions:
+        return []
+    chars = list(clause.text[anchor.end - clause.start :])
+    for h in hits:  # triggers and joined qualifiers after the anchor are understood words
+        for i in range(max(h.start, anchor.end), h.end):
+            if i - anchor.end < len(chars):
+                chars[i - anchor.end] = " "
+    rest = "".join(chars)
+    for word in policy.ignore:
+        rest = rest.replace(word, " ")
+    said = [m for m in _CJK.finditer(rest)]
+    if len(said) < policy.min_chars:
+        return []
+    start, end = anchor.end + said[0].start(), anchor.end + said[-1].end()
+    hit = CueHit(
+        UNLISTED,
+        CueKind.FINDING,
+        start,
+        end,
+        clause.text[start - clause.start : end - clause.start],
+    )
+    modifiers = tuple(s.trigger for s in scopes if s.covers(hit))
+    if any(m.kind is CueKind.SUPPRESS for m in modifiers):
+        return []
+    state = _state(CueKind.FINDING, modifiers)
+    if state is not State.NEGATIVE:  # hedged or not, unknown wording gets the policy's state
+        state = min(state, policy.state, key=lambda s: s.rank)
+    span = Span(clause.start, clause.end)
+    return [Assertion(hit, subject.regions, state, "anchor", anchor, modifiers, span)]
 
 
 def _sentence_scope(
@@ -259,6 +347,7 @@ def assertions_for(
     clauses: Sequence[Clause],
     clause_hits: Sequence[Sequence[CueHit]],
     rules: Mapping[str, CompiledRule],
+    policy: UnlistedPredicate | None = None,
 ) -> list[Assertion]:
     """All assertions of a report, in text order. `clause_hits` are in absolute offsets."""
     out: list[Assertion] = []
@@ -278,7 +367,9 @@ def assertions_for(
         dangling = _dangling_triggers(clause, hits, rules)
         if dangling and previous:
             sentence = sentence[: -len(previous)] + [_hedge(a, dangling) for a in previous]
-        found, carry = _clause_assertions(clause, hits, rules, carry)
+        if clause.opens_item and carry.outside:
+            carry = Carry()  # a new list item names its own anatomy
+        found, carry = _clause_assertions(clause, hits, rules, carry, policy)
         previous = found
         sentence += found
         sentence_triggers += [

@@ -72,7 +72,9 @@ class Labeler:
             )
             for c in clauses
         )
-        assertions = tuple(assertions_for(clauses, hits, self.matcher.rules))
+        assertions = tuple(
+            assertions_for(clauses, hits, self.matcher.rules, self.pack.unlisted_predicate)
+        )
         return Analysis(norm, clauses, hits, assertions, decide(assertions, self.regions, norm))
 
     def _decide_uncached(self, text: str) -> tuple[RegionDecision, ...]:

@@ -17,6 +17,14 @@ from labeler.packs import ALL_REGIONS, Boundary, Direction, Rule, Scope
 from labeler.tokenize import Tokenizer
 from labeler.types import CueHit, CueKind
 
+# Matching a clause may take this long, plus this much per character, before it is given up.
+MATCH_SECONDS = 1.0
+MATCH_SECONDS_PER_CHAR = 5e-5
+
+
+class MatchTimeout(RuntimeError):
+    """Cue matching of one clause ran past its time limit."""
+
 
 @dataclass(frozen=True)
 class CompiledRule:
@@ -31,6 +39,9 @@ class CompiledRule:
     scope: Scope
     boundary: Boundary
     whole_film: bool  # regions: ["*"] — the whole film rather than particular regions
+    outside: bool = False  # anatomy outside the chest (腰椎, 腹主动脉)
+    generic: bool = False  # anatomy of any body part (椎体, 骨质): the outside part's after one
+    outranks: tuple[str, ...] = ()  # implied regions win over an anchor naming only these
 
 
 def _expand(regions: Sequence[str], region_ids: Sequence[str]) -> tuple[str, ...]:
@@ -63,6 +74,9 @@ class Matcher:
                 rule.scope,
                 rule.boundary,
                 ALL_REGIONS in rule.regions,
+                rule.outside,
+                rule.generic,
+                _expand(rule.outranks, region_ids),
             )
             for pat in rule.patterns:
                 parts.append(f"(?P<p{len(self._pattern_rule)}>{pat})")
@@ -80,15 +94,31 @@ class Matcher:
             return self._term_rule[m.group()]
         return self._pattern_rule[int(group[1:])]
 
+    def _matches(self, text: str) -> list[tuple[int, str, str]]:
+        """(start, text, rule id) of every overlapped match, within a time limit that grows
+        with the clause: a pattern that backtracks without end fails this report (an error
+        row), it does not hang the run."""
+        assert self._regex is not None
+        limit = MATCH_SECONDS + MATCH_SECONDS_PER_CHAR * len(text)
+        try:
+            return [
+                (m.start(), m.group(), self.rule_of(m))
+                for m in self._regex.finditer(text, overlapped=True, timeout=limit)
+            ]
+        except TimeoutError as exc:
+            raise MatchTimeout(
+                f"cue matching gave up after {limit:.1f} s on a clause of {len(text)} characters "
+                "(a rule pattern that backtracks without end?)"
+            ) from exc
+
     def _hits(self, text: str) -> tuple[CueHit, ...]:
         """Cue hits in `text` (a clause), offsets relative to it, sorted by position."""
         if self._regex is None:
             return ()
         found: list[CueHit] = []
         bounds: frozenset[int] | None = None
-        for m in self._regex.finditer(text, overlapped=True):
-            start, cue = m.start(), m.group()
-            rule = self.rules[self.rule_of(m)]
+        for start, cue, rule_id in self._matches(text):
+            rule = self.rules[rule_id]
             while rule.boundary is Boundary.TOKEN:
                 if bounds is None:
                     bounds = self._tokenizer.boundaries(text)
@@ -101,7 +131,7 @@ class Matcher:
                 rule = self.rules[self._term_rule[cue]]
             if cue:
                 found.append(CueHit(rule.id, rule.kind, start, start + len(cue), cue))
-        return tuple(h for h in found if not _inside_longer(h, found))
+        return _outside_longer(found)
 
 
 def _prefixes(text: str) -> Iterator[str]:
@@ -133,6 +163,21 @@ def _trie_pattern(terms: Iterable[str]) -> str:
     return pattern(trie)
 
 
-def _inside_longer(hit: CueHit, hits: Sequence[CueHit]) -> bool:
-    size = hit.end - hit.start
-    return any(o.start <= hit.start and hit.end <= o.end and o.end - o.start > size for o in hits)
+def _outside_longer(hits: Sequence[CueHit]) -> tuple[CueHit, ...]:
+    """The hits not lying wholly inside a longer hit, in their order: one pass over the spans
+    sorted by start (longest first), keeping the furthest end seen so far, so a clause of a
+    million characters costs a sort, not hits × hits comparisons."""
+    order = sorted(range(len(hits)), key=lambda i: (hits[i].start, -hits[i].end))
+    inside = [False] * len(hits)
+    reach = -1  # the furthest end of the spans before the current one
+    span_reach = -1  # the same, before the first hit of the current span
+    last: tuple[int, int] | None = None
+    for i in order:
+        span = (hits[i].start, hits[i].end)
+        if span != last:
+            span_reach, last = reach, span
+        # an earlier span starts at or before this one; reaching its end it is longer,
+        # since an equal span is the same span
+        inside[i] = span_reach >= span[1]
+        reach = max(reach, span[1])
+    return tuple(h for h, drop in zip(hits, inside, strict=True) if not drop)

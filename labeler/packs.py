@@ -7,6 +7,8 @@ Overlays add rules and normalisation entries, replace them (`override: true`) an
 
 from __future__ import annotations
 
+import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -21,7 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from labeler.types import CueKind, State
 
+try:  # the standard library's regular-expression parser gives a pattern's minimum width
+    from re import _parser as _sre_parser  # Python 3.11+
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse as _sre_parser  # type: ignore[no-redef]
+
 ALL_REGIONS = "*"
+MAX_PACK_FILE_BYTES = 16 * 2**20
+MAX_EXTENDS_DEPTH = 64  # packs in one `extends` chain
+PATTERN_PROBE_SECONDS = 0.2  # `rules validate` gives one pattern this long on a probe text
 
 
 class PackError(ValueError):
@@ -79,6 +89,14 @@ class Rule(_Strict):
     scope: Scope = Scope.CLAUSE
     boundary: Boundary = Boundary.NONE
     override: bool = False
+    # anchors: anatomy outside the chest (腰椎, 膝关节, 腹主动脉); what is said of it, and of the
+    # generic anatomy that follows it until chest anatomy is named again, sets nothing
+    outside: bool = False
+    # anchors: anatomy every body part has (椎体, 骨质, 软组织); after an outside anchor it is
+    # that part's, in a chest clause the chest's
+    generic: bool = False
+    # findings: the implied regions win over an anchor naming only these (双肺积液 is pleural)
+    outranks: list[str] = Field(default_factory=list)
     description: str = ""
     examples: list[Example] = Field(default_factory=list)
 
@@ -88,6 +106,19 @@ class Rule(_Strict):
         if any(not t for t in terms):
             raise ValueError("empty term")
         return terms
+
+
+class UnlistedPredicate(_Strict):
+    """What a clause asserts when it names a region but no cue covers what it says about it
+    (左肺见囊状透亮影: 透亮影 is in no list). `state` is what the region gets: not_mentioned keeps
+    the label as it was but still records the clause in the evidence and the audit; `ignore` are
+    words that are no predicate (见, 局部, 大小); fewer than `min_chars` Chinese characters left
+    over is no predicate either."""
+
+    state: State = State.NOT_MENTIONED
+    ignore: list[str] = Field(default_factory=list)
+    min_chars: int = Field(default=2, ge=1)
+    description: str = ""
 
 
 class PackFile(_Strict):
@@ -105,6 +136,7 @@ class PackFile(_Strict):
     rules: list[Rule] = Field(default_factory=list)
     disable: list[str] = Field(default_factory=list)
     examples: list[Example] = Field(default_factory=list)
+    unlisted_predicate: UnlistedPredicate | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +161,7 @@ class Pack:
     normalize: tuple[Sourced, ...]
     rules: tuple[Sourced, ...]
     examples: tuple[Sourced, ...]
+    unlisted_predicate: UnlistedPredicate | None = None  # None: no policy, nothing recorded
 
     @property
     def region_ids(self) -> tuple[str, ...]:
@@ -166,11 +199,17 @@ class _LineLoader(yaml.SafeLoader):
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
     keys = [loader.construct_object(k, deep=True) for k, _ in node.value]
-    dupes = {k for k in keys if keys.count(k) > 1}
-    if dupes:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"duplicate key {sorted(map(str, dupes))[0]!r}", node.start_mark
-        )
+    seen: set[Any] = set()
+    for key, (key_node, _) in zip(keys, node.value, strict=True):
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain text or number", key_node.start_mark
+            )
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {str(key)!r}", node.start_mark
+            )
+        seen.add(key)
     out = _LineDict(loader.construct_mapping(node, deep=True))
     out.line = node.start_mark.line + 1
     # errors about one key (an unknown key, a bad value) point at the key's own line
@@ -209,9 +248,19 @@ def _line_of(data: Any, loc: Iterable[Any]) -> int:
 
 def _read_yaml(path: Path) -> tuple[_LineDict, str]:
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise PackError(f"{path}: not a regular file; a rule pack file must be one")
+        if info.st_size > MAX_PACK_FILE_BYTES:
+            raise PackError(
+                f"{path}: {info.st_size} bytes; a rule pack file is at most "
+                f"{MAX_PACK_FILE_BYTES} bytes"
+            )
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PackError(f"{path}: cannot read rule pack file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise PackError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
     except yaml.YAMLError as exc:
@@ -289,6 +338,7 @@ class _Acc:
     rules: dict[str, Sourced]
     examples: list[Sourced]
     chain: list[str]
+    unlisted_predicate: UnlistedPredicate | None = None
 
 
 def _apply_file(acc: _Acc, pf: PackFile, raw: _LineDict, path: Path) -> None:
@@ -310,6 +360,8 @@ def _apply_file(acc: _Acc, pf: PackFile, raw: _LineDict, path: Path) -> None:
             del acc.normalize[rule_id]
         else:
             raise PackError(f"{where}: disable of unknown id {rule_id!r}")
+    if pf.unlisted_predicate is not None:
+        acc.unlisted_predicate = pf.unlisted_predicate  # an overlay replaces the policy whole
     examples = raw.get("examples", [])
     acc.examples += [
         Sourced(ex, f"{path}:{_line_of(examples, [i])}") for i, ex in enumerate(pf.examples)
@@ -329,11 +381,16 @@ def _load_into(acc: _Acc, path: Path, stack: tuple[Path, ...]) -> PackFile:
             # named at the `extends` entry that closes the loop, where the fix goes
             cycle = " -> ".join(str(p) for p in (*stack, path, parent))
             raise PackError(f"{where}: extends cycle: {cycle}")
+        if len(stack) + 1 >= MAX_EXTENDS_DEPTH:
+            raise PackError(f"{where}: extends chain longer than {MAX_EXTENDS_DEPTH} packs")
         _load_into(acc, parent, (*stack, path))
     acc.chain.append(pf.name or path.stem)
     _apply_file(acc, pf, raw, path)
-    for ref in pf.include:
-        inc = path.parent / ref
+    for i, ref in enumerate(pf.include):
+        inc = (path.parent / ref).resolve()
+        if not inc.is_relative_to(path.parent):
+            where = f"{path}:{_line_of(raw, ['include', i])}"
+            raise PackError(f"{where}: include {ref!r} is outside the pack's folder {path.parent}")
         sub, sub_raw = _parse_file(inc)
         if sub.extends or sub.include or sub.regions:
             raise PackError(f"{inc}:1: an included file may not use extends, include or regions")
@@ -341,17 +398,76 @@ def _load_into(acc: _Acc, path: Path, stack: tuple[Path, ...]) -> PackFile:
     return pf
 
 
+def _check_scope_fields(rule: Rule, where: str) -> None:
+    """`outside` and `generic` describe anatomy, `outranks` an implied region."""
+    if (rule.outside or rule.generic) and rule.kind is not CueKind.ANCHOR:
+        raise PackError(f"{where}: rule {rule.id!r}: outside/generic are for anchors only")
+    if rule.outside and rule.regions:
+        raise PackError(f"{where}: rule {rule.id!r}: an outside anchor has no regions")
+    if rule.outside and rule.generic:
+        raise PackError(f"{where}: rule {rule.id!r}: an anchor is outside or generic, not both")
+    if rule.outranks and not rule.implies:
+        raise PackError(f"{where}: rule {rule.id!r}: outranks needs implies")
+
+
+_REGEX_SYNTAX = frozenset("\\^$.|?*+()[]{}")
+_PROBE_CHARS = "a0 肺,.，"
+
+
+def _can_match_empty(pattern: str, compiled: regex.Pattern, samples: Iterable[str]) -> bool:
+    """Whether the pattern can match zero characters anywhere (`a?`, `(?=肺)`, `\\b`): such a
+    match replaces or splits text between characters and changes every other match."""
+    try:
+        return _sre_parser.parse(pattern).getwidth()[0] == 0
+    except (re.error, ValueError, TypeError, OverflowError, RecursionError):
+        pass  # syntax only the regex module knows (\\p{Han}, variable lookbehind): try texts
+    try:
+        return any(
+            m.start() == m.end()
+            for text in ("", *samples, *_probes(pattern))
+            for m in compiled.finditer(text, timeout=PATTERN_PROBE_SECONDS)
+        )
+    except TimeoutError:
+        return False  # reported as backtracking by the caller
+
+
+def _probes(pattern: str) -> list[str]:
+    """Texts that make an ambiguous repeat of the pattern's own characters backtrack: a run of
+    one character then one nothing matches, so every way of splitting the run is tried."""
+    chars = sorted({c for c in pattern if c not in _REGEX_SYNTAX and c.isprintable()})
+    chars = sorted(set(chars) | set(_PROBE_CHARS))
+    return [c * 48 + "\x00" for c in chars] + ["".join(chars) * 3 + "\x00"]
+
+
+def _pattern_problem(
+    compiled: regex.Pattern, pattern: str, samples: Iterable[str] = ()
+) -> str | None:
+    """Why a cue or normalisation pattern must not be used, or None."""
+    if _can_match_empty(pattern, compiled, samples):
+        return f"pattern {pattern!r} matches empty text"
+    for probe in _probes(pattern):
+        try:
+            compiled.search(probe, timeout=PATTERN_PROBE_SECONDS)
+        except TimeoutError:
+            return (
+                f"pattern {pattern!r} backtracks without end (over {PATTERN_PROBE_SECONDS} s "
+                f"on {probe[:8]!r}…); make its repeats unambiguous"
+            )
+    return None
+
+
 def _check_semantics(pack: Pack) -> None:
     known = set(pack.region_ids) | {ALL_REGIONS}
     seen_terms: dict[str, str] = {}
     for s in pack.rules:
         rule: Rule = s.item
-        for field in ("regions", "implies", "fallback"):
+        for field in ("regions", "implies", "fallback", "outranks"):
             bad = [r for r in getattr(rule, field) if r not in known]
             if bad:
                 raise PackError(
                     f"{s.where}: rule {rule.id!r}: unknown region {bad[0]!r} in {field}"
                 )
+        _check_scope_fields(rule, s.where)
         if not rule.terms and not rule.patterns:
             raise PackError(f"{s.where}: rule {rule.id!r} has no terms or patterns")
         for pat in rule.patterns:
@@ -361,8 +477,9 @@ def _check_semantics(pack: Pack) -> None:
                 raise PackError(f"{s.where}: rule {rule.id!r}: bad regex {pat!r}: {exc}") from exc
             if compiled.groupindex:
                 raise PackError(f"{s.where}: rule {rule.id!r}: named groups are not allowed")
-            if compiled.match(""):
-                raise PackError(f"{s.where}: rule {rule.id!r}: pattern {pat!r} matches empty text")
+            problem = _pattern_problem(compiled, pat, [ex.text for ex in rule.examples])
+            if problem:
+                raise PackError(f"{s.where}: rule {rule.id!r}: {problem}")
         for term in rule.terms:
             if term in seen_terms and seen_terms[term] != rule.id:
                 raise PackError(
@@ -384,11 +501,16 @@ def _check_semantics(pack: Pack) -> None:
         entry: NormalizeEntry = s.item
         if (entry.term is None) == (entry.pattern is None):
             raise PackError(f"{s.where}: normalize {entry.id!r} needs exactly one of term, pattern")
+        if entry.term == "":
+            raise PackError(f"{s.where}: normalize {entry.id!r}: empty term")
         if entry.pattern is not None:
             try:
-                regex.compile(entry.pattern)
+                compiled = regex.compile(entry.pattern)
             except regex.error as exc:
                 raise PackError(f"{s.where}: normalize {entry.id!r}: bad regex: {exc}") from exc
+            problem = _pattern_problem(compiled, entry.pattern)
+            if problem:
+                raise PackError(f"{s.where}: normalize {entry.id!r}: {problem}")
 
 
 def load_pack(ref: str | Path = "base") -> Pack:
@@ -409,6 +531,7 @@ def load_pack(ref: str | Path = "base") -> Pack:
         normalize=tuple(acc.normalize.values()),
         rules=tuple(acc.rules.values()),
         examples=tuple(acc.examples),
+        unlisted_predicate=acc.unlisted_predicate,
     )
     _check_semantics(pack)
     return pack

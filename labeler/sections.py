@@ -19,9 +19,16 @@ _LIST_MARKER = r"(?:(?<=[\s,])|^)(?=\(?\d{1,2}[.、)](?!\d))"
 # spaces separate clauses, except inside English or numbers (CTR 0.46, NO ACTIVE LESION)
 _CLAUSE_END = r",\s*|(?<![A-Z0-9.])\s+|\s+(?![A-Z0-9])"
 
+_ITEM = regex.compile(r"\s*\(?\d{1,2}[.、)](?!\d)")
+
 _SPLIT = regex.compile(
     f"(?P<sent>(?:{_SENTENCE_END})\\s*)|(?P<list>{_LIST_MARKER})|(?P<clause>{_CLAUSE_END})"
 )
+
+
+def _clause(text: str, start: int, end: int, sentence: int, section: str) -> Clause:
+    opens_item = _ITEM.match(text, start, end) is not None
+    return Clause(text[start:end], start, end, sentence, section, opens_item)
 
 
 class Sectioner:
@@ -62,11 +69,11 @@ class Sectioner:
                 kind = m.lastgroup
                 end = m.end() if kind == "sent" else m.start()
                 if end > pos and text[pos:end].strip():
-                    out.append(Clause(text[pos:end], pos, end, sentence, section))
+                    out.append(_clause(text, pos, end, sentence, section))
                 pos = m.end()
                 if kind in ("sent", "list"):
                     sentence += 1
             if sec_end > pos and text[pos:sec_end].strip():
-                out.append(Clause(text[pos:sec_end], pos, sec_end, sentence, section))
+                out.append(_clause(text, pos, sec_end, sentence, section))
             sentence += 1
         return out

@@ -60,6 +60,7 @@ class Clause:
     end: int
     sentence: int
     section: str  # "findings", "impression" or "body" when the report has no headings
+    opens_item: bool = False  # the clause starts a numbered list item (1. / 2、 / (3))
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from labeler.audit.conflicts import describe
-from labeler.audit.record import HitRecord, ReportRecord
+from labeler.audit.record import OUTSIDE, HitRecord, ReportRecord
 from labeler.audit.run import Audit
+from labeler.audit.unmatched import Unmatched
 from labeler.types import CueKind, State
 
 # which kind colours a stretch of text covered by several hits: the one that decides most;
@@ -171,15 +172,9 @@ def render_html(audit: Audit) -> str:
             ),
             {3, 4},
         ),
-        f"<h2>Unmatched clauses (top {min(_TABLE_ROWS, len(audit.unmatched))} of "
-        f"{len(audit.unmatched)})</h2>",
-        _table(
-            ["count", "reports", "reason", "clause", "example", "report ids"],
-            (
-                [u.count, u.reports, u.reason, u.clause, u.example, " ".join(u.report_ids)]
-                for u in audit.unmatched[:_TABLE_ROWS]
-            ),
-            {0, 1},
+        *_unmatched_table("Unmatched clauses", [u for u in audit.unmatched if u.reason != OUTSIDE]),
+        *_unmatched_table(
+            "Clauses outside the chest", [u for u in audit.unmatched if u.reason == OUTSIDE]
         ),
         f"<h2>Conflicts (first {min(_TABLE_ROWS, len(audit.conflicts))} of "
         f"{len(audit.conflicts)})</h2>",
@@ -215,6 +210,20 @@ def _link(report_id: str, index: int | None) -> str:
     if index is None:
         return report_id
     return _Raw(f'<a href="#r{index}">{escape(report_id)}</a>')
+
+
+def _unmatched_table(title: str, rows: list[Unmatched]) -> list[str]:
+    return [
+        f"<h2>{title} (top {min(_TABLE_ROWS, len(rows))} of {len(rows)})</h2>",
+        _table(
+            ["count", "reports", "reason", "clause", "example", "report ids"],
+            (
+                [u.count, u.reports, u.reason, u.clause, u.example, " ".join(u.report_ids)]
+                for u in rows[:_TABLE_ROWS]
+            ),
+            {0, 1},
+        ),
+    ]
 
 
 def _legend() -> str:

@@ -8,8 +8,9 @@ from functools import lru_cache
 
 import regex
 
+from labeler.context import UNLISTED as UNLISTED_RULE
 from labeler.labeler import Labeler
-from labeler.types import CueHit, CueKind, RegionDecision, Report
+from labeler.types import Assertion, CueHit, CueKind, RegionDecision, Report
 
 # trailing or leading punctuation does not make two clauses different to-do items
 _EDGE = regex.compile(r"^[\s\p{P}]+|[\s\p{P}]+$")
@@ -21,7 +22,9 @@ class ClauseRecord:
     start: int  # span in the original report text
     end: int
     sentence: tuple[int, int]  # original span of the sentence the clause belongs to
-    unmatched: str  # why nothing was understood: NO_CUE, ANCHOR_ONLY, or "" when something was
+    # why nothing was understood: NO_CUE, ANCHOR_ONLY, UNLISTED, or "" when something was;
+    # OUTSIDE for a clause about anatomy outside the chest, which is no gap of the pack
+    unmatched: str
 
 
 # no cue of the pack matched anywhere in the clause
@@ -29,6 +32,11 @@ NO_CUE = "no_cue"
 # the clause names a region but says nothing the pack understands about it (心尖圆隆: 心尖 is
 # known, 圆隆 is not); unknown wording next to known anatomy is the commonest gap of a new hospital
 ANCHOR_ONLY = "anchor_only"
+# the same, recorded by the pack's unlisted-predicate policy (see labeler/context.py)
+UNLISTED = UNLISTED_RULE
+# the clause is about anatomy outside the chest (腰椎骨质增生): its own group in a multi-exam
+# corpus, so the to-do list of chest wording is not drowned by it
+OUTSIDE = "outside_chest"
 
 
 @dataclass(frozen=True)
@@ -58,17 +66,25 @@ class _TextAudit:
     decisions: tuple[RegionDecision, ...]
 
 
-def _unmatched(labeler: Labeler, hits: tuple[CueHit, ...], asserted: bool) -> str:
+def _unmatched(labeler: Labeler, hits: tuple[CueHit, ...], assertions: list[Assertion]) -> str:
+    rules = labeler.matcher.rules
+    if any(a.region_from == "outside" for a in assertions) or any(
+        h.kind is CueKind.ANCHOR and rules[h.rule_id].outside for h in hits
+    ):
+        return OUTSIDE
     if not hits:
         return NO_CUE
-    rules = labeler.matcher.rules
+    if any(a.hit.rule_id == UNLISTED_RULE for a in assertions):
+        return UNLISTED
     names_region = any(h.kind is CueKind.ANCHOR and rules[h.rule_id].regions for h in hits)
-    return ANCHOR_ONLY if names_region and not asserted else ""
+    return ANCHOR_ONLY if names_region and not assertions else ""
 
 
 def _text_audit(labeler: Labeler, text: str) -> _TextAudit:
     analysis = labeler.analyse(text)
-    asserted = {a.clause.start for a in analysis.assertions}
+    asserted: dict[int, list[Assertion]] = {}
+    for a in analysis.assertions:
+        asserted.setdefault(a.clause.start, []).append(a)
     norm = analysis.normalized
     sentences: dict[int, tuple[int, int]] = {}
     for c in analysis.clauses:
@@ -80,7 +96,7 @@ def _text_audit(labeler: Labeler, text: str) -> _TextAudit:
     for i, (clause, clause_hits) in enumerate(zip(analysis.clauses, analysis.hits, strict=True)):
         start, end = norm.source_span(clause.start, clause.end)
         key = _EDGE.sub("", clause.text)
-        why = _unmatched(labeler, clause_hits, clause.start in asserted)
+        why = _unmatched(labeler, clause_hits, asserted.get(clause.start, []))
         clauses.append(ClauseRecord(key, start, end, sentences[clause.sentence], why))
         for h in clause_hits:
             hs, he = norm.source_span(h.start, h.end)

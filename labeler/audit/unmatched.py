@@ -1,6 +1,9 @@
 """unmatched.csv: clauses the pack did not understand, grouped by normalised text, most frequent
 first: the to-do list for extending a pack. A clause is listed when no cue matched at all
-(no_cue), or when it names a region but nothing said about it was understood (anchor_only)."""
+(no_cue), when it names a region but nothing said about it was understood (anchor_only, or
+unlisted_predicate where the pack's policy recorded it). Clauses about anatomy outside the chest
+(outside_chest) follow as a group of their own: a multi-exam export has many, and they are no
+gap of a chest pack unless an outside anchor is missing from them."""
 
 from __future__ import annotations
 
@@ -9,14 +12,14 @@ from dataclasses import dataclass
 
 import regex
 
-from labeler.audit.record import ReportRecord
+from labeler.audit.record import OUTSIDE, ReportRecord
 
 _WORDY = regex.compile(r"[\p{L}\p{N}]")  # a clause of bare punctuation or numbering is no to-do
 
 
 @dataclass(frozen=True)
 class Unmatched:
-    reason: str  # no_cue or anchor_only
+    reason: str  # no_cue, anchor_only, unlisted_predicate or outside_chest
     clause: str  # normalised clause text
     count: int  # occurrences
     reports: int  # reports it occurs in
@@ -56,7 +59,9 @@ class UnmatchedTally:
             self._example.setdefault(key, example)
 
     def rows(self) -> tuple[Unmatched, ...]:
-        order = sorted(self._count, key=lambda k: (-self._count[k], -self._reports[k], k))
+        order = sorted(
+            self._count, key=lambda k: (k[0] == OUTSIDE, -self._count[k], -self._reports[k], k)
+        )
         return tuple(
             Unmatched(*k, self._count[k], self._reports[k], tuple(self._ids[k]), self._example[k])
             for k in order

@@ -1,4 +1,4 @@
-"""The four audit files, each written atomically."""
+"""The four audit files, each written atomically; the CSV files are made for spreadsheets."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ from pathlib import Path
 from labeler.audit.html import render_html
 from labeler.audit.run import Audit
 from labeler.io import atomic_write
+from toolkit.files import formula_safe
 
 _EXAMPLES = 3
 
 
 def _write_csv(path: Path, head: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
-    with atomic_write(path, newline="") as handle:
+    """A CSV for people: a byte-order mark so Excel reads UTF-8, and report text that a
+    spreadsheet would run as a formula made inert (toolkit.files.formula_safe)."""
+    with atomic_write(path, newline="", bom=True) as handle:
         writer = csv.writer(handle)
         writer.writerow(head)
-        writer.writerows(rows)
+        writer.writerows([formula_safe(cell) for cell in row] for row in rows)
     return path
 
 

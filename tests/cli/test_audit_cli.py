@@ -14,7 +14,7 @@ def run(*args):
 
 
 def _rows(path):
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -36,7 +36,7 @@ def test_audit_writes_the_four_files(tmp_path):
     unmatched = {r["clause"]: r for r in _rows(out / "unmatched.csv")}
     # base does not know the hospital's words: they top its to-do list
     assert (unmatched["心尖圆隆"]["reason"], unmatched["心尖圆隆"]["report_ids"]) == (
-        "anchor_only",
+        "unlisted_predicate",
         "EH011",
     )
     assert unmatched["1.2CM"]["reason"] == "no_cue"  # what the lossy export left of 1.0×1.2cm

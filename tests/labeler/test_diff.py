@@ -46,7 +46,10 @@ def test_each_change_carries_the_evidence_of_both_sides(hospital_diffs):
         ("find.lesion", "结节", ())
     ]
     eh011 = next(d for d in hospital_diffs if d.report_id == "EH011")
-    assert eh011.changes[0].evidence_before == ()
+    # before the overlay the base pack's policy recorded the wording it does not know
+    assert [(e.rule_id, e.state, e.text) for e in eh011.changes[0].evidence_before] == [
+        ("unlisted_predicate", "not_mentioned", "圆隆")
+    ]
     assert eh011.changes[0].evidence_after[0].rule_id == "hosp.heart_apex"
 
 

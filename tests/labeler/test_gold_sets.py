@@ -19,6 +19,8 @@ SETS = [
             "heldout6",
             "heldout7",
             "heldout8",
+            "heldout9",
+            "heldout10",
         )
     ),
 ]

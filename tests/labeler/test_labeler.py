@@ -1,5 +1,7 @@
 """The labeling guide's phenomena, asserted as exact five-region states on the base pack."""
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -77,6 +79,108 @@ CASES = [
 def test_guide_phenomena(base_labeler, text, states):
     got = base_labeler.label(text).states
     assert tuple(got[r].value for r in REGIONS) == states
+
+
+# What real hospital exports contain and team-written reports lacked (guide cases 16 and 17)
+EXPORT_CASES = [
+    # 1. multi-exam reports: the anatomy a clause names decides its scope
+    ("胸部正位、腰椎正侧位：1.心肺膈未见明显异常。2.腰椎退行性变。", (M, N, M, N, N)),
+    ("1.心肺未见异常。2.腰椎骨质增生，椎体边缘骨赘形成。", (M, N, M, N, M)),
+    ("1.两肺纹理增多。2.腰椎骨质增生，L4/5椎间隙变窄。", (M, P, M, M, M)),
+    ("1.胸部未见明显异常。2.颈椎生理曲度变直，颈椎骨质增生。", (N, N, N, N, N)),
+    ("1.两肺纹理增粗。2.右膝关节退行性变。3.左髌骨骨折。", (M, P, M, M, M)),
+    ("1.双侧髋关节退行性变。2.右股骨颈骨折。", (M, M, M, M, M)),
+    ("1.右肱骨近端骨折。2.右肩关节退变。", (M, M, M, M, M)),
+    ("1.左肩胛骨骨折。", (P, M, M, M, M)),
+    ("1.胸12椎体压缩性骨折。2.腰1椎体压缩性骨折。", (P, M, M, M, M)),
+    ("1.腰椎骨质增生。2.胸椎侧弯。", (P, M, M, M, M)),
+    ("腰椎退变，两肺纹理增多。", (M, P, M, M, M)),
+    ("颈椎及胸椎退行性变。", (P, M, M, M, M)),
+    ("1.心肺膈未见异常。2.腹主动脉钙化。", (M, N, M, N, N)),
+    ("1.主动脉硬化。2.双下肢动脉硬化。", (M, M, P, M, M)),
+    ("立位腹平片：肠管积气，可见多个气液平面，考虑肠梗阻。", (M, M, M, M, M)),
+    ("1.两肺未见异常。2.右肾结石。3.右输尿管双J管置入术后。", (M, N, M, M, M)),
+    ("1.右下肺炎。2.膈下游离气体，考虑消化道穿孔。", (M, P, M, M, M)),
+    ("1.胸部正位片未见明显异常。2.腰1椎体压缩性骨折。", (N, N, N, N, N)),
+    ("1.脊柱侧弯。", (P, M, M, M, M)),  # an unqualified spine is the thoracic spine
+    # 2. heart contour words other than 心影
+    ("心外形稍显增大。", (M, M, M, P, M)),
+    ("心外形未见增大。", (M, M, M, N, M)),
+    ("两肺纹理增多，心外形稍大。", (M, P, M, P, M)),
+    ("心脏稍大。", (M, M, M, P, M)),
+    ("肺动脉段膨出。", (M, M, M, P, M)),
+    ("肺动脉段饱满。", (M, M, M, P, M)),
+    # 3. chest wall, bone and breast wording
+    ("右侧胸壁金属异物。", (P, M, M, M, M)),
+    ("右侧第5肋骨膨胀性改变。", (P, M, M, M, M)),
+    ("胸椎椎体楔形变。", (P, M, M, M, M)),
+    ("右锁骨骨折，断端错位。", (P, M, M, M, M)),
+    ("正中开胸术后。", (P, M, M, M, M)),
+    ("左侧乳腺影未见显示。", (P, M, M, M, M)),  # an absent breast, worded with a negation
+    ("双侧乳腺影未见异常。", (N, M, M, M, M)),
+    ("双侧乳腺假体影。", (P, M, M, M, M)),
+    ("左侧乳腺切除术后。", (P, M, M, M, M)),
+    ("颈根部及胸壁皮下积气。", (P, M, M, M, M)),
+    ("左侧胸壁及颈根部皮下气肿。", (P, M, M, M, M)),
+    ("胸骨后缘见钢丝影。", (P, M, M, M, M)),
+    # 4. region boundaries
+    ("左侧胸腔积气。", (M, P, M, M, M)),
+    ("左侧胸腔引流管置入术后。", (M, M, M, M, M)),
+    ("右侧肺尖部肋膜增厚。", (M, P, M, M, M)),
+    ("颈部软组织肿块。", (M, M, M, M, M)),
+    ("双肺积液。", (M, M, M, M, P)),
+    # 5. predicate variants and typos
+    ("两肺纹理增重。", (M, P, M, M, M)),
+    ("两肺纹理曾粗。", (M, P, M, M, M)),
+    ("右侧膈肌升高。", (M, M, M, M, P)),
+    ("右橫膈上升。", (M, M, M, M, P)),
+    ("左肺见囊状透亮影。", (M, P, M, M, M)),
+    ("主功脉结突出。", (M, M, P, M, M)),
+    ("腰锥骨质增生。", (M, M, M, M, M)),
+]
+
+
+@pytest.mark.parametrize(("text", "states"), EXPORT_CASES, ids=[c[0][:16] for c in EXPORT_CASES])
+def test_real_export_phenomena(base_labeler, text, states):
+    got = base_labeler.label(text).states
+    assert tuple(got[r].value for r in REGIONS) == states
+
+
+def test_outside_clauses_are_evidence_of_no_region(base_labeler):
+    analysis = base_labeler.analyse("1.腰椎骨质增生，椎体边缘骨赘形成。")
+    assert [(a.hit.text, a.regions, a.region_from) for a in analysis.assertions] == [
+        ("骨质增生", (), "outside"),
+        ("骨赘形成", (), "outside"),
+    ]
+
+
+def test_unlisted_predicate_is_recorded_without_changing_the_label(base_labeler):
+    result = base_labeler.label("心尖翘起。")
+    heart = next(d for d in result.decisions if d.region == "heart")
+    assert heart.state is State.NOT_MENTIONED
+    assert [(e.rule_id, e.state, e.text, e.anchor_rule) for e in heart.evidence] == [
+        ("unlisted_predicate", "not_mentioned", "翘起", "heart.anchor")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "text", "state"),
+    [
+        (State.UNCERTAIN, "心尖翘起。", U),
+        (State.UNCERTAIN, "心尖未见翘起。", N),  # negation applies to the unknown words
+        (State.POSITIVE, "心尖翘起。", P),
+        (State.POSITIVE, "心尖似翘起。", U),
+        (State.UNCERTAIN, "心尖位置、形态、大小。", M),  # only ignored words: no predicate
+    ],
+)
+def test_unlisted_predicate_policy_state(base_labeler, policy, text, state):
+    pack = base_labeler.pack
+    labeler = Labeler(
+        dataclasses.replace(
+            pack, unlisted_predicate=pack.unlisted_predicate.model_copy(update={"state": policy})
+        )
+    )
+    assert labeler.label(text).states["heart"].value == state
 
 
 def test_vector_default_policy(base_labeler):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from labeler.audit import audit_records, run_audit, sample_reports, summarise
 from labeler.audit.conflicts import conflicts_of
 from labeler.audit.record import Auditor
+from labeler.labeler import Labeler
 from labeler.types import Report
 
 REPORTS = [
@@ -37,13 +40,43 @@ def test_unmatched_groups_normalised_clauses_by_frequency(base_labeler):
     assert (top.report_ids, top.example) == (("b", "c"), "卧位床旁片。")
 
 
-def test_a_region_named_with_nothing_understood_is_anchor_only(base_labeler):
-    record = Auditor(base_labeler).record(Report("h", "心尖圆隆，纵隔居中，两肺纹理清晰。", 0))
+def test_a_region_named_with_nothing_understood_is_recorded_by_the_policy(base_labeler):
+    record = Auditor(base_labeler).record(Report("h", "心尖翘起，纵隔居中，两肺纹理清晰。", 0))
     # 纵隔 is an anchor of no region: saying nothing about it is no gap
     assert [(c.key, c.unmatched) for c in record.clauses] == [
-        ("心尖圆隆", "anchor_only"),
+        ("心尖翘起", "unlisted_predicate"),
         ("纵隔居中", ""),
         ("两肺纹理清晰", ""),
+    ]
+
+
+def test_without_a_policy_a_region_named_with_nothing_understood_is_anchor_only(base_labeler):
+    labeler = Labeler(dataclasses.replace(base_labeler.pack, unlisted_predicate=None))
+    record = Auditor(labeler).record(Report("h", "心尖翘起，纵隔居中。", 0))
+    assert [(c.key, c.unmatched) for c in record.clauses] == [
+        ("心尖翘起", "anchor_only"),
+        ("纵隔居中", ""),
+    ]
+
+
+def test_clauses_outside_the_chest_are_their_own_group(base_labeler):
+    reports = [
+        Report("m1", "1.腰椎骨质增生，L4/5椎间隙变窄。2.心尖翘起。", 0),
+        Report("m2", "1.腰椎骨质增生。2.卧位床旁片。", 1),
+    ]
+    record = Auditor(base_labeler).record(reports[0])
+    assert [(c.key, c.unmatched) for c in record.clauses] == [
+        ("1.腰椎骨质增生", "outside_chest"),
+        ("L4/5椎间隙变窄", "outside_chest"),
+        ("2.心尖翘起", "unlisted_predicate"),
+    ]
+    audit = summarise(audit_records(base_labeler, reports), base_labeler.pack)
+    # chest gaps first, whatever their counts; the outside group after them
+    assert [(u.reason, u.clause, u.count) for u in audit.unmatched] == [
+        ("no_cue", "2.卧位床旁片", 1),
+        ("unlisted_predicate", "2.心尖翘起", 1),
+        ("outside_chest", "1.腰椎骨质增生", 2),
+        ("outside_chest", "L4/5椎间隙变窄", 1),
     ]
 
 
