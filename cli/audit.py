@@ -11,25 +11,30 @@ from pathlib import Path
 import click
 
 from cli.options import (
+    BadInput,
     encoding_option,
     id_col_option,
+    report_file_or_exit,
     rules_option,
+    sheet_option,
+    strict_option,
     text_col_option,
     workers_option,
 )
 from cli.rules import load_or_exit
-from labeler.io import ReportFileError, atomic_write, read_reports
+from labeler.io import atomic_write
+from toolkit.files import formula_safe
 
 reports_argument = click.argument(
     "reports", type=click.Path(dir_okay=False, path_type=Path), metavar="REPORTS"
 )
 
 
-def _read(path: Path, id_col, text_cols, encoding):
-    try:
-        return read_reports(path, id_col, text_cols, encoding)
-    except ReportFileError as exc:
-        raise click.UsageError(str(exc)) from exc
+def _read(path: Path, id_col, text_cols, encoding, sheet=None):
+    source = report_file_or_exit(path, id_col, text_cols, encoding, sheet)
+    for warning in source.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return source.reports
 
 
 @click.command()
@@ -60,19 +65,42 @@ def _read(path: Path, id_col, text_cols, encoding):
 @id_col_option
 @text_col_option
 @encoding_option
-def audit(reports, output, rules, sample, seed, html_reports, workers, id_col, text_cols, encoding):
-    """Audit the rule hits of RULES on REPORTS: what fired, what nothing matched, conflicts."""
+@sheet_option
+@strict_option
+def audit(
+    reports,
+    output,
+    rules,
+    sample,
+    seed,
+    html_reports,
+    workers,
+    id_col,
+    text_cols,
+    encoding,
+    sheet,
+    strict,
+):
+    """Audit the rule hits of RULES on REPORTS: what fired, what nothing matched, conflicts.
+
+    The CSV files are for people: they start with a UTF-8 byte-order mark (Excel reads them as
+    UTF-8) and a cell that a spreadsheet would run as a formula (=, +, -, @ …) is prefixed with '.
+    """
     from tqdm import tqdm
 
     from labeler.audit import run_audit, sample_reports, write_audit
     from labeler.labeler import Labeler
+    from toolkit.files import OutputError
 
     labeler = Labeler(load_or_exit(rules))
-    rows = sample_reports(_read(reports, id_col, text_cols, encoding), sample, seed)
+    rows = sample_reports(_read(reports, id_col, text_cols, encoding, sheet), sample, seed)
     started = time.perf_counter()
     with tqdm(total=len(rows), unit="report", disable=None, file=sys.stderr) as bar:
         result = run_audit(labeler, rows, workers=workers, show=html_reports, progress=bar.update)
-    written = write_audit(result, output)
+    try:
+        written = write_audit(result, output)
+    except OutputError as exc:
+        raise BadInput(str(exc)) from exc
     elapsed = time.perf_counter() - started
     fired = sum(1 for h in result.rule_hits if h.hits)
     click.echo(
@@ -87,6 +115,9 @@ def audit(reports, output, rules, sample, seed, html_reports, workers, id_col, t
         click.echo(f"{result.errors} reports could not be audited: see index.html", err=True)
     for path in written:
         click.echo(f"  {path}")
+    if strict and result.errors:
+        click.echo("--strict: failing because some reports could not be audited", err=True)
+        raise SystemExit(1)
 
 
 @click.command()
@@ -156,7 +187,8 @@ def _write_diff(path: Path, changed) -> None:
     def cell(evidence) -> str:
         return "; ".join(f"{e.state} {e.rule_id}:{e.text}[{e.start}-{e.end}]" for e in evidence)
 
-    with atomic_write(path, newline="") as handle:
+    # for people, like the audit's CSV files: a byte-order mark for Excel, formulas made inert
+    with atomic_write(path, newline="", bom=True) as handle:
         writer = csv.writer(handle)
         writer.writerow(
             ["report_id", "region", "before", "after", "evidence_before", "evidence_after", "text"]
@@ -164,7 +196,8 @@ def _write_diff(path: Path, changed) -> None:
         for d in changed:
             for c in d.changes:
                 writer.writerow(
-                    [
+                    formula_safe(value)
+                    for value in [
                         d.report_id,
                         c.region,
                         c.before.value,

@@ -14,6 +14,9 @@ from cli.clf_train import demo_data_command, pretrain_command, train_command
 @click.version_option(package_name="cxr-toolkit")
 def main() -> None:
     """Chest-film image datasets and multi-label CNN classifiers."""
+    from toolkit.procs import guard_processes
+
+    guard_processes()  # `dataset build --workers N`: workers die with this process
 
 
 main.add_command(dataset)

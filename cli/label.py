@@ -11,10 +11,14 @@ from pathlib import Path
 import click
 
 from cli.options import (
+    BadInput,
     encoding_option,
     id_col_option,
     not_mentioned_option,
+    report_file_or_exit,
     rules_option,
+    sheet_option,
+    strict_option,
     text_col_option,
     uncertain_option,
     workers_option,
@@ -23,7 +27,6 @@ from labeler.io import (
     ReportFileError,
     atomic_write,
     read_evidence,
-    read_reports,
     read_table,
     render,
     write_outputs,
@@ -45,22 +48,25 @@ def _labeler(rules: str):
 @click.version_option(package_name="cxr-toolkit")
 def main() -> None:
     """Chinese chest X-ray reports → five-region labels with evidence."""
+    from toolkit.procs import guard_processes
+
+    guard_processes()  # workers die with this process; SIGTERM leaves no temporary file
 
 
 @main.command()
-@click.argument("reports", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("reports", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     required=True,
-    help="Labels CSV to write.",
+    help="Labels CSV to write (- for standard output).",
 )
 @click.option(
     "--evidence",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     default=None,
-    help="Also write the evidence of every decision as JSON lines.",
+    help="Also write the evidence of every decision as JSON lines (- for standard output).",
 )
 @rules_option
 @uncertain_option
@@ -69,17 +75,46 @@ def main() -> None:
 @id_col_option
 @text_col_option
 @encoding_option
+@sheet_option
+@strict_option
+@click.option(
+    "--excel",
+    is_flag=True,
+    help="Start the labels CSV with a UTF-8 byte-order mark, so Excel shows Chinese right.",
+)
 def extract(
-    reports, output, evidence, rules, uncertain, not_mentioned, workers, id_col, text_cols, encoding
+    reports,
+    output,
+    evidence,
+    rules,
+    uncertain,
+    not_mentioned,
+    workers,
+    id_col,
+    text_cols,
+    encoding,
+    sheet,
+    strict,
+    excel,
 ):
-    """Label REPORTS (CSV, TSV, XLSX or JSONL) into a labels CSV, one row per report, in order."""
+    """Label REPORTS (CSV, TSV, XLSX or JSONL; - reads CSV or JSONL from standard input) into a
+    labels CSV, one row per report, in order."""
     from tqdm import tqdm
 
+    from toolkit.files import OutputError, is_stdout, same_output
+
+    if evidence is not None and same_output(output, evidence):
+        raise BadInput(f"-o and --evidence name the same file ({output}); give two files")
+    to_stdout = is_stdout(output) or (evidence is not None and is_stdout(evidence))
+    say = functools.partial(click.echo, err=to_stdout)  # keep standard output for the data
     labeler = _labeler(rules)
-    try:
-        rows = read_reports(reports, id_col, text_cols, encoding)
-    except ReportFileError as exc:
-        raise click.UsageError(str(exc)) from exc
+    source = report_file_or_exit(reports, id_col, text_cols, encoding, sheet)
+    rows = source.reports
+    shown = "<stdin>" if str(reports) == "-" else reports
+    sheet_of = f", sheet {source.sheet!r}" if source.sheet else ""
+    say(f"read {len(rows)} reports from {shown} as {source.encoding or 'XLSX'}{sheet_of}")
+    for warning in source.warnings:
+        click.echo(f"warning: {warning}", err=True)
     started = time.perf_counter()
     to_row = functools.partial(
         render,
@@ -91,22 +126,28 @@ def extract(
     rendered = tqdm(rendered, total=len(rows), unit="report", disable=None, file=sys.stderr)
     counts = [0] * len(labeler.regions)
     errors = unmentioned = 0
-    for item in write_outputs(rendered, output, labeler.regions, evidence):
-        errors += item.error
-        unmentioned += item.no_region_mentioned
-        counts = [c + p for c, p in zip(counts, item.positives, strict=True)]
+    try:
+        for item in write_outputs(rendered, output, labeler.regions, evidence, bom=excel):
+            errors += item.error
+            unmentioned += item.no_region_mentioned
+            counts = [c + p for c, p in zip(counts, item.positives, strict=True)]
+    except OutputError as exc:
+        raise BadInput(str(exc)) from exc
     by_region = dict(zip(labeler.regions, counts, strict=True))
     elapsed = time.perf_counter() - started
-    click.echo(
+    say(
         f"{len(rows)} reports → {output} in {elapsed:.1f} s "
         f"({len(rows) / max(elapsed, 1e-9):,.0f} reports/s, pack {labeler.pack.name} "
         f"{labeler.pack.version})"
     )
-    click.echo("abnormal per region: " + ", ".join(f"{r} {n}" for r, n in by_region.items()))
+    say("abnormal per region: " + ", ".join(f"{r} {n}" for r, n in by_region.items()))
     if unmentioned:
-        click.echo(f"{unmentioned} reports mention no region (no_region_mentioned=1)")
+        say(f"{unmentioned} reports mention no region (no_region_mentioned=1)")
     if errors:
         click.echo(f"{errors} rows could not be labelled: see the error column", err=True)
+    if strict and (errors or source.warnings):
+        click.echo("--strict: failing because of the rows above", err=True)
+        raise SystemExit(1)
 
 
 @main.command()

@@ -43,5 +43,34 @@ text_col_option = click.option(
     help="Report text column; repeat to join findings and impression columns.",
 )
 encoding_option = click.option(
-    "--encoding", default=None, help="CSV/TSV encoding (default: UTF-8, then GB18030/GBK)."
+    "--encoding",
+    default=None,
+    help="CSV/TSV/JSONL encoding (default: UTF-8, else detected among GB18030, Big5, UTF-16).",
 )
+sheet_option = click.option(
+    "--sheet",
+    default=None,
+    help="XLSX sheet to read (required when more than one sheet holds data).",
+)
+strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when any report became an error row (or, for extract, when ids are blank or "
+    "repeated).",
+)
+
+
+class BadInput(click.ClickException):
+    """An input or output that cannot be used: one line `Error: …` on stderr, exit 2."""
+
+    exit_code = 2
+
+
+def report_file_or_exit(path, id_col, text_cols, encoding, sheet):
+    """`read_report_file`, with a file that cannot be used as a one-line exit 2."""
+    from labeler.io import ReportFileError, read_report_file
+
+    try:
+        return read_report_file(path, id_col, text_cols, encoding, sheet)
+    except ReportFileError as exc:
+        raise BadInput(str(exc)) from exc

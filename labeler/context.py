@@ -32,7 +32,7 @@ evidence and the audit instead of silently "not mentioned".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import regex
@@ -348,8 +348,10 @@ def assertions_for(
     clause_hits: Sequence[Sequence[CueHit]],
     rules: Mapping[str, CompiledRule],
     policy: UnlistedPredicate | None = None,
+    silent: Collection[str] = (),
 ) -> list[Assertion]:
-    """All assertions of a report, in text order. `clause_hits` are in absolute offsets."""
+    """All assertions of a report, in text order. `clause_hits` are in absolute offsets.
+    Clauses of `silent` sections (the clinical history) assert nothing."""
     out: list[Assertion] = []
     carry = Carry()
     section = None
@@ -360,6 +362,8 @@ def assertions_for(
     for clause, hits in zip(clauses, clause_hits, strict=True):
         if clause.section != section:
             carry, section = Carry(), clause.section
+        if clause.section in silent:
+            continue
         if (clause.section, clause.sentence) != current:
             out += _sentence_scope(sentence, sentence_triggers) if sentence_triggers else sentence
             sentence, sentence_triggers, previous = [], [], []

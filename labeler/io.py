@@ -1,5 +1,6 @@
-"""Reading report files (CSV/TSV in UTF-8, UTF-8-BOM or GB18030/GBK; XLSX; JSONL) and writing
-labels CSV and evidence JSONL atomically. Input order is kept; a bad row becomes an error row."""
+"""Reading report files (CSV/TSV in UTF-8, or GB18030/GBK, Big5, UTF-16 found by
+charset-normalizer; XLSX; JSONL; `-` for standard input) and writing labels CSV and evidence
+JSONL atomically. Input order is kept; a bad row becomes an error row."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import contextlib
 import csv
 import io
 import json
-import os
-import tempfile
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +17,7 @@ import pandas as pd
 
 from labeler.resolve import NotMentionedPolicy, UncertainPolicy, label_value
 from labeler.types import LabelResult, Report
+from toolkit.files import atomic_open
 
 ID_COLUMNS = (
     "report_id",
@@ -36,8 +37,17 @@ ID_COLUMNS = (
     "AccessionNumber",
     "accession_number",
     "study_id",
+    # traditional characters (Taiwan, Hong Kong)
+    "報告編號",
+    "檢查號",
+    "檢查編號",
+    "影像號",
+    "登記號",
+    "序號",
+    "編號",
 )
 TEXT_COLUMNS = ("text", "report", "report_text", "报告", "报告内容", "报告文本", "内容")
+TEXT_COLUMNS += ("報告", "報告內容", "報告文本", "內容")
 FINDINGS_COLUMNS = (
     "findings",
     "检查所见",
@@ -48,6 +58,12 @@ FINDINGS_COLUMNS = (
     "所见",
     "表现",
     "描述",
+    "檢查所見",
+    "影像所見",
+    "影像表現",
+    "檢查描述",
+    "影像描述",
+    "表現",
 )
 IMPRESSION_COLUMNS = (
     "impression",
@@ -60,63 +76,280 @@ IMPRESSION_COLUMNS = (
     "结论",
     "意见",
     "提示",
+    "診斷意見",
+    "影像診斷",
+    "診斷結論",
+    "檢查結論",
+    "診斷",
+    "結論",
 )
-ENCODINGS = ("utf-8-sig", "gb18030")
+# What an unknown non-UTF-8 file may be: Chinese reports come as GB18030/GBK (mainland), Big5
+# (Taiwan, Hong Kong) or UTF-16 ("Unicode text" from Excel). charset-normalizer picks among them;
+# a free choice among all code pages calls short GBK files Korean.
+DETECTED_ENCODINGS = ("gb18030", "big5", "big5hkscs", "utf_16", "utf_32")
+_UTF8_BOM = b"\xef\xbb\xbf"
+STDIN = "-"
+
+csv.field_size_limit(2**31 - 1)  # a report may be longer than the module's default 128 KiB
 
 
 class ReportFileError(ValueError):
     """The report file or its columns cannot be used; the message names the file."""
 
 
-def _decode(path: Path, raw: bytes, encoding: str | None) -> str:
-    for enc in (encoding,) if encoding else ENCODINGS:
+@dataclass(frozen=True)
+class Table:
+    """A report file as rows of strings. `errors[i]` makes row i an error row (a bad JSON line,
+    a field that is not text, a row with more fields than the header); `cell_errors` flags
+    single cells (an XLSX formula without a cached value, a cell inside merged cells), which
+    matter only when the cell is the report's id or text."""
+
+    name: str  # the path as given, or <stdin>
+    columns: list[str]
+    rows: list[list[str]]
+    errors: list[str | None]
+    cell_errors: dict[tuple[int, str], str]
+    encoding: str | None  # how the bytes were decoded; None for XLSX
+    sheet: str | None = None
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=self.columns, dtype=str)
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """The reports of a file, and what a person should hear about how it was read."""
+
+    reports: list[Report]
+    encoding: str | None
+    sheet: str | None
+    warnings: tuple[str, ...]  # blank or duplicate ids, merged cells …: one line each
+
+
+def _decode(name: str, raw: bytes, encoding: str | None) -> tuple[str, str]:
+    """The text and the encoding used to read it, named as a person should see it."""
+    if encoding:
         try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError as exc:
+            raise ReportFileError(
+                f"{name}: cannot decode as {encoding} (byte {exc.start}); pass another --encoding"
+            ) from exc
         except LookupError as exc:
-            raise ReportFileError(f"{path}: unknown encoding {enc!r}") from exc
-    tried = encoding or ", ".join(ENCODINGS)
-    raise ReportFileError(f"{path}: cannot decode as {tried}; pass --encoding")
-
-
-def read_table(path: Path, encoding: str | None = None) -> pd.DataFrame:
-    """The file as a table of strings, whatever its format."""
-    suffix = path.suffix.lower()
+            raise ReportFileError(f"{name}: unknown encoding {encoding!r}") from exc
+    bom = raw.startswith(_UTF8_BOM)
+    body = raw[len(_UTF8_BOM) :] if bom else raw
     try:
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path, dtype=str, keep_default_na=False)
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ReportFileError(f"{path}: no such file") from exc
-    except (OSError, ValueError) as exc:
-        raise ReportFileError(f"{path}: cannot read ({exc})") from exc
-    text = _decode(path, raw, encoding)
-    if suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(path, text)
-    sep = "\t" if suffix in (".tsv", ".tab") else ","
-    try:
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        return body.decode("utf-8"), "utf-8 with BOM" if bom else "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body, cp_isolation=list(DETECTED_ENCODINGS)).best()
+    if best is None:
         raise ReportFileError(
-            f"{path}: not a readable {'TSV' if sep == chr(9) else 'CSV'} ({exc})"
+            f"{name}: cannot decode: not UTF-8 and not {', '.join(DETECTED_ENCODINGS)} either; "
+            "pass --encoding"
+        )
+    used = best.encoding.replace("_", "-")
+    try:
+        text = body.decode(best.encoding)
+    except UnicodeDecodeError as exc:  # detection reads samples; the whole file must decode
+        raise ReportFileError(
+            f"{name}: looks like {used} but byte {exc.start} is not; pass --encoding"
         ) from exc
+    return text, f"{used} (detected{', after a UTF-8 BOM' if bom else ''})"
 
 
-def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
-    rows: list[dict] = []
-    for n, line in enumerate(text.splitlines(), start=1):
+def _unique(names: Sequence[str]) -> list[str]:
+    """Header names made unique the way pandas does (text, text.1); blank ones named."""
+    out: list[str] = []
+    for i, name in enumerate(names):
+        name = name if name.strip() else f"column{i + 1}"
+        base, n = name, 0
+        while name in out:
+            n += 1
+            name = f"{base}.{n}"
+        out.append(name)
+    return out
+
+
+def _not_text(value: str) -> str | None:
+    """Why `value` cannot be written as UTF-8 (a lone surrogate from a JSON escape), or None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"lone surrogate {value[exc.start]!r} at character {exc.start}"
+    return None
+
+
+def _escaped(value: str) -> str:
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _read_delimited(name: str, text: str, sep: str) -> tuple[list[str], list, list]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ReportFileError(f"{name}: empty file, no header row")
+        columns = _unique(header)
+        rows: list[list[str]] = []
+        errors: list[str | None] = []
+        for row in reader:
+            if not row:
+                continue  # a blank line
+            error = None
+            if len(row) > len(columns):
+                error = (
+                    f"{name}:{reader.line_num}: {len(row)} fields, the header has {len(columns)}"
+                )
+            rows.append((row + [""] * len(columns))[: len(columns)])
+            errors.append(error)
+    except csv.Error as exc:
+        kind = "TSV" if sep == "\t" else "CSV"
+        raise ReportFileError(f"{name}:{reader.line_num}: not a readable {kind} ({exc})") from exc
+    return columns, rows, errors
+
+
+def _read_jsonl(name: str, text: str) -> tuple[list[str], list, list]:
+    """One JSON object per line. Lines end at \n only: U+2028, U+0085 and the like are legal
+    inside JSON strings (json.dumps with ensure_ascii=False writes them raw)."""
+    records: list[dict[str, str]] = []
+    errors: list[str | None] = []
+    columns: dict[str, None] = {}
+    for n, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
         if not line.strip():
             continue
+        record: dict[str, str] = {}
+        error = None
         try:
             obj = json.loads(line)
             if not isinstance(obj, dict):
                 raise ValueError("not a JSON object")
-            rows.append({k: "" if v is None else str(v) for k, v in obj.items()})
-        except ValueError as exc:
-            rows.append({"__error__": f"{path}:{n}: invalid JSON line ({exc})", "__line__": str(n)})
-    frame = pd.DataFrame(rows, dtype=str).fillna("")
-    return frame
+        except (ValueError, RecursionError) as exc:
+            error = f"{name}:{n}: invalid JSON line ({exc})"
+            obj = {}
+        for key, value in obj.items():
+            value = "" if value is None else str(value)
+            bad = _not_text(value) or _not_text(key)
+            if bad and error is None:
+                error = f"{name}:{n}: field {_escaped(key)!r} is not text: {_escaped(bad)}"
+            record[_escaped(key)] = _escaped(value)
+        columns.update(dict.fromkeys(record))
+        records.append(record)
+        errors.append(error)
+    names = list(columns)
+    return names, [[r.get(c, "") for c in names] for r in records], errors
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> Table:
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        values = openpyxl.load_workbook(path, data_only=True)  # the values Excel last computed
+        formulas = openpyxl.load_workbook(path, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise ReportFileError(f"{path}: not a readable XLSX workbook ({exc})") from exc
+    names = values.sheetnames
+    if sheet is not None:
+        if sheet not in names:
+            raise ReportFileError(f"{path}: no sheet {sheet!r}; sheets: {', '.join(names)}")
+    else:
+        used = [n for n in names if _has_data(values[n])]
+        if len(used) > 1:
+            raise ReportFileError(
+                f"{path}: {len(used)} sheets hold data ({', '.join(used)}); choose one with --sheet"
+            )
+        sheet = used[0] if used else names[0]
+    ws, fws = values[sheet], formulas[sheet]
+    merged: dict[tuple[int, int], str] = {}
+    for rng in ws.merged_cells.ranges:
+        for r in range(rng.min_row, rng.max_row + 1):
+            for c in range(rng.min_col, rng.max_col + 1):
+                if (r, c) != (rng.min_row, rng.min_col):
+                    merged[r, c] = rng.coord
+    grid = list(ws.iter_rows())
+    if not grid:
+        return Table(str(path), [], [], [], {}, None, sheet)
+    columns = _unique([_cell_text(c.value) for c in grid[0]])
+    rows: list[list[str]] = []
+    cell_errors: dict[tuple[int, str], str] = {}
+    where = f"{path} sheet {sheet!r}"
+    for cells in grid[1:]:
+        texts = [_cell_text(c.value) for c in cells]
+        problems = {}
+        for col, cell in zip(columns, cells, strict=False):
+            coord = cell.coordinate
+            if (cell.row, cell.column) in merged:
+                rng = merged[cell.row, cell.column]
+                problems[col] = f"{where} cell {coord}: inside merged cells {rng}; unmerge them"
+            elif cell.value is None and fws[coord].data_type == "f":
+                problems[col] = (
+                    f"{where} cell {coord}: formula {fws[coord].value} has no saved value; "
+                    "open and save the file in Excel, or paste values"
+                )
+        if not any(t.strip() for t in texts) and not problems:
+            continue  # a blank row
+        for col, problem in problems.items():
+            cell_errors[len(rows), col] = problem
+        rows.append((texts + [""] * len(columns))[: len(columns)])
+    return Table(str(path), columns, rows, [None] * len(rows), cell_errors, None, sheet)
+
+
+def _has_data(ws) -> bool:
+    return any(c.value is not None for row in ws.iter_rows() for c in row)
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def read_table_file(
+    path: str | Path, encoding: str | None = None, sheet: str | None = None
+) -> Table:
+    """A report file (CSV, TSV, XLSX, JSONL, or `-` for CSV/JSONL on standard input) as rows."""
+    if str(path) == STDIN:
+        name, suffix = "<stdin>", ""
+        raw = sys.stdin.buffer.read()
+    else:
+        path = Path(path)
+        name, suffix = str(path), path.suffix.lower()
+        if suffix == ".xls":
+            raise ReportFileError(f"{path}: .xls (Excel 97-2003) is not read; save it as .xlsx")
+        try:
+            if suffix in (".xlsx", ".xlsm"):
+                if not path.is_file():
+                    raise FileNotFoundError(path)
+                return _read_xlsx(path, sheet)
+            raw = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise ReportFileError(f"{path}: no such file") from exc
+        except OSError as exc:
+            raise ReportFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    text, used = _decode(name, raw, encoding)
+    if suffix in (".jsonl", ".ndjson") or (not suffix and text.lstrip().startswith("{")):
+        columns, rows, errors = _read_jsonl(name, text)
+    else:
+        first = text.split("\n", 1)[0]
+        tsv = suffix in (".tsv", ".tab") or (not suffix and "\t" in first and "," not in first)
+        columns, rows, errors = _read_delimited(name, text, "\t" if tsv else ",")
+    return Table(name, columns, rows, errors, {}, used)
+
+
+def read_table(
+    path: str | Path, encoding: str | None = None, sheet: str | None = None
+) -> pd.DataFrame:
+    """The file as a table of strings, whatever its format."""
+    return read_table_file(path, encoding, sheet).frame()
 
 
 def _pick(columns: Sequence[str], wanted: Sequence[str]) -> str | None:
@@ -128,13 +361,20 @@ def _pick(columns: Sequence[str], wanted: Sequence[str]) -> str | None:
 
 
 def _resolve_columns(
-    path: Path, columns: Sequence[str], id_col: str | None, text_cols: Sequence[str]
-) -> tuple[str | None, list[str]]:
-    found = ", ".join(c for c in columns if not c.startswith("__")) or "(none)"
+    table: Table, id_col: str | None, text_cols: Sequence[str]
+) -> tuple[str, list[str]]:
+    columns = table.columns
+    found = ", ".join(columns) or "(none)"
+    read_as = f" (read as {table.encoding})" if table.encoding else ""
     for col in [id_col, *text_cols]:
         if col is not None and col not in columns:
-            raise ReportFileError(f"{path}: no column {col!r}; columns found: {found}")
+            raise ReportFileError(f"{table.name}: no column {col!r}; columns found: {found}")
     id_col = id_col or _pick(columns, ID_COLUMNS)
+    if id_col is None:
+        raise ReportFileError(
+            f"{table.name}: no report id column{read_as}; columns found: {found}; "
+            "choose one with --id-col"
+        )
     if text_cols:
         return id_col, list(text_cols)
     text = _pick(columns, TEXT_COLUMNS)
@@ -144,8 +384,66 @@ def _resolve_columns(
     if parts:
         return id_col, parts
     raise ReportFileError(
-        f"{path}: no report text column; columns found: {found}; choose one with --text-col"
+        f"{table.name}: no report text column{read_as}; columns found: {found}; "
+        "choose one with --text-col"
     )
+
+
+def _shown(rows: Sequence[int], most: int = 10) -> str:
+    head = ", ".join(str(r) for r in rows[:most])
+    return head + (f" … ({len(rows)} in all)" if len(rows) > most else "")
+
+
+def _id_warnings(reports: Sequence[Report], blank: Sequence[int]) -> list[str]:
+    out = []
+    if blank:
+        out.append(f"{len(blank)} reports have a blank id, given row numbers: rows {_shown(blank)}")
+    rows_of: dict[str, list[int]] = {}
+    for r in reports:
+        rows_of.setdefault(r.report_id, []).append(r.row + 1)
+    dupes = {rid: rows for rid, rows in rows_of.items() if len(rows) > 1}
+    if dupes:
+        first = list(dupes.items())[:5]
+        shown = "; ".join(f"{rid!r} at rows {_shown(rows, 5)}" for rid, rows in first)
+        more = f" … ({len(dupes)} ids in all)" if len(dupes) > 5 else ""
+        out.append(f"{len(dupes)} report ids are not unique: {shown}{more}")
+    return out
+
+
+def read_report_file(
+    path: str | Path,
+    id_col: str | None = None,
+    text_cols: Sequence[str] = (),
+    encoding: str | None = None,
+    sheet: str | None = None,
+) -> ReportFile:
+    """Reports in file order, with the encoding used and warnings about ids and cells. Several
+    text columns are joined under their column names as headings (检查所见：… 诊断意见：…) so
+    sections are still found. A row is never dropped: a bad one becomes an error row."""
+    table = read_table_file(path, encoding, sheet)
+    id_col, text_cols = _resolve_columns(table, id_col, text_cols)
+    index = {c: i for i, c in enumerate(table.columns)}
+    reports: list[Report] = []
+    blank: list[int] = []
+    for row, values in enumerate(table.rows):
+        report_id = values[index[id_col]].strip()
+        if not report_id:
+            blank.append(row + 1)
+            report_id = f"row{row + 1}"
+        cells = [table.cell_errors.get((row, c)) for c in [id_col, *text_cols]]
+        error = table.errors[row] or next((e for e in cells if e), None)
+        if error:
+            reports.append(Report(report_id, "", row, error))
+            continue
+        if len(text_cols) == 1:
+            text = values[index[text_cols[0]]]
+        else:
+            text = "\n".join(
+                f"{c}：{values[index[c]]}" for c in text_cols if values[index[c]].strip()
+            )
+        reports.append(Report(report_id, text, row))
+    warnings = _id_warnings(reports, blank)
+    return ReportFile(reports, table.encoding, table.sheet, tuple(warnings))
 
 
 def read_reports(
@@ -153,51 +451,20 @@ def read_reports(
     id_col: str | None = None,
     text_cols: Sequence[str] = (),
     encoding: str | None = None,
+    sheet: str | None = None,
 ) -> list[Report]:
-    """Reports in file order. Several text columns are joined under their column names as
-    headings (检查所见：… 诊断意见：…) so sections are still found."""
-    path = Path(path)
-    frame = read_table(path, encoding)
-    columns = [str(c) for c in frame.columns]
-    id_col, text_cols = _resolve_columns(path, columns, id_col, text_cols)
-    reports = []
-    errors = frame["__error__"] if "__error__" in frame else None
-    for row, rec in enumerate(frame.itertuples(index=False, name=None)):
-        values = dict(zip(columns, rec, strict=True))
-        report_id = str(values.get(id_col, "")).strip() if id_col else ""
-        report_id = report_id or f"row{row + 1}"
-        if errors is not None and errors.iloc[row]:
-            reports.append(Report(report_id, "", row, errors.iloc[row]))
-            continue
-        if len(text_cols) == 1:
-            text = str(values[text_cols[0]])
-        else:
-            text = "\n".join(f"{c}：{values[c]}" for c in text_cols if str(values[c]).strip())
-        reports.append(Report(report_id, text, row))
-    return reports
+    """Reports in file order (see `read_report_file`)."""
+    return read_report_file(path, id_col, text_cols, encoding, sheet).reports
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, newline: str | None = None) -> Iterator[io.TextIOBase]:
-    """Write to a temporary file beside `path` and move it into place only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def atomic_write(
+    path: str | Path, newline: str | None = None, bom: bool = False
+) -> Iterator[io.TextIOBase]:
+    """Text output through the project's one atomic writer (toolkit.files.atomic_open): a
+    regular file appears whole or not at all; `-` is standard output; `bom` for Excel."""
+    with atomic_open(path, "w", newline=newline, bom=bom) as handle:
+        yield handle
 
 
 def label_columns(regions: Sequence[str]) -> list[str]:
@@ -250,10 +517,13 @@ def write_outputs(
     labels_path: str | Path,
     regions: Sequence[str],
     evidence_path: str | Path | None = None,
+    bom: bool = False,
 ) -> Iterator[Rendered]:
-    """Write the labels CSV (and evidence JSONL) atomically, passing each row through."""
+    """Write the labels CSV (and evidence JSONL) atomically, passing each row through. Report
+    ids are written exactly as read (no spreadsheet-formula escaping: other files join on
+    them); `bom` starts the CSV with a byte-order mark so Excel reads it as UTF-8."""
     with contextlib.ExitStack() as stack:
-        handle = stack.enter_context(atomic_write(labels_path, newline=""))
+        handle = stack.enter_context(atomic_write(labels_path, newline="", bom=bom))
         sink = stack.enter_context(atomic_write(evidence_path)) if evidence_path else None
         writer = csv.writer(handle)
         writer.writerow(label_columns(regions))

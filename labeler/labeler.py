@@ -53,7 +53,7 @@ class Labeler:
             (s.item for s in self.pack.normalize), _term_bigrams(self.pack)
         )
         self.tokenizer = Tokenizer(self.normalizer(w).text for w in self.pack.dictionary)
-        self.sectioner = Sectioner(self.pack.headings)
+        self.sectioner = Sectioner(self.pack.headings, self.pack.silent_sections)
         self.matcher = Matcher(
             [s.item for s in self.pack.rules],
             self.regions,
@@ -73,7 +73,13 @@ class Labeler:
             for c in clauses
         )
         assertions = tuple(
-            assertions_for(clauses, hits, self.matcher.rules, self.pack.unlisted_predicate)
+            assertions_for(
+                clauses,
+                hits,
+                self.matcher.rules,
+                self.pack.unlisted_predicate,
+                self.pack.silent_sections,
+            )
         )
         return Analysis(norm, clauses, hits, assertions, decide(assertions, self.regions, norm))
 
@@ -117,11 +123,15 @@ class Labeler:
 
 
 def _term_bigrams(pack: Pack) -> set[str]:
-    """Every pair of adjacent Chinese characters inside a cue term or dictionary word."""
+    """Every pair of adjacent Chinese characters inside one word of a cue term or dictionary
+    word: a space inside 心 影 is a stray, but 异常 胸椎 are two statements, although the term
+    正常胸片 holds 常胸 — across its words 正常|胸片."""
+    tokenizer = Tokenizer(pack.dictionary)
     words = [t for s in pack.rules for t in s.item.terms] + list(pack.dictionary)
+    pieces = {token for w in words for token, _, _ in tokenizer.tokens(w)}
     return {
         w[i : i + 2]
-        for w in words
+        for w in pieces
         for i in range(len(w) - 1)
         if "\u4e00" <= w[i] <= "\u9fff" and "\u4e00" <= w[i + 1] <= "\u9fff"
     }

@@ -131,6 +131,8 @@ class PackFile(_Strict):
     include: list[str] = Field(default_factory=list)
     regions: list[RegionSpec] = Field(default_factory=list)
     headings: dict[str, list[str]] = Field(default_factory=dict)
+    # sections whose clauses set nothing: the clinical question (临床诊断：肺炎?) is no finding
+    silent_sections: list[str] = Field(default_factory=list)
     dictionary: list[str] = Field(default_factory=list)
     normalize: list[NormalizeEntry] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
@@ -162,6 +164,7 @@ class Pack:
     rules: tuple[Sourced, ...]
     examples: tuple[Sourced, ...]
     unlisted_predicate: UnlistedPredicate | None = None  # None: no policy, nothing recorded
+    silent_sections: tuple[str, ...] = ()  # sections whose clauses set nothing (history)
 
     @property
     def region_ids(self) -> tuple[str, ...]:
@@ -333,6 +336,7 @@ def _merge(items: dict[str, Sourced], new: Iterable[Any], path: Path, raw: list,
 class _Acc:
     regions: list[RegionSpec]
     headings: dict[str, list[str]]
+    silent_sections: list[str]
     dictionary: list[str]
     normalize: dict[str, Sourced]
     rules: dict[str, Sourced]
@@ -346,6 +350,7 @@ def _apply_file(acc: _Acc, pf: PackFile, raw: _LineDict, path: Path) -> None:
         if acc.regions and [r.id for r in pf.regions] != [r.id for r in acc.regions]:
             raise PackError(f"{path}:{_line_of(raw, ['regions'])}: regions differ from the base")
         acc.regions = list(pf.regions)
+    acc.silent_sections += [s for s in pf.silent_sections if s not in acc.silent_sections]
     for section, words in pf.headings.items():
         known = acc.headings.setdefault(section, [])
         known += [w for w in words if w not in known]
@@ -516,7 +521,7 @@ def _check_semantics(pack: Pack) -> None:
 def load_pack(ref: str | Path = "base") -> Pack:
     """Load, merge and validate a pack by shipped name or path."""
     path = resolve_pack_path(ref)
-    acc = _Acc([], {}, [], {}, {}, [], [])
+    acc = _Acc([], {}, [], [], {}, {}, [], [])
     top = _load_into(acc, path, ())
     if not acc.regions:
         raise PackError(f"{path}:1: no regions declared (extend `base` or declare `regions`)")
@@ -527,6 +532,7 @@ def load_pack(ref: str | Path = "base") -> Pack:
         chain=tuple(acc.chain),
         regions=tuple(acc.regions),
         headings={k: tuple(v) for k, v in acc.headings.items()},
+        silent_sections=tuple(acc.silent_sections),
         dictionary=tuple(acc.dictionary),
         normalize=tuple(acc.normalize.values()),
         rules=tuple(acc.rules.values()),

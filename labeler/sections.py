@@ -8,7 +8,7 @@ punctuation stays in its clause because '?' is an uncertainty cue.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import regex
 
@@ -34,7 +34,11 @@ def _clause(text: str, start: int, end: int, sentence: int, section: str) -> Cla
 class Sectioner:
     """Splits normalised text into clauses tagged with their section and sentence number."""
 
-    def __init__(self, headings: Mapping[str, Sequence[str]]) -> None:
+    def __init__(
+        self, headings: Mapping[str, Sequence[str]], line_sections: Collection[str] = ()
+    ) -> None:
+        # header fields (临床诊断：…, 检查部位：…) end with their line; the report goes on after it
+        self._line_sections = frozenset(line_sections)
         self._section_of: dict[str, str] = {}
         for section, words in headings.items():
             for word in words:
@@ -58,7 +62,18 @@ class Sectioner:
             current = self._section_of[m.group("h") or m.group("h2")]
             start = m.end()
         parts.append((current, start, len(text)))
-        return [p for p in parts if p[2] > p[1]]
+        return [q for p in parts for q in self._end_fields(text, *p) if q[2] > q[1]]
+
+    def _end_fields(
+        self, text: str, section: str, start: int, end: int
+    ) -> list[tuple[str, int, int]]:
+        if section not in self._line_sections:
+            return [(section, start, end)]
+        first = start + len(text[start:end]) - len(text[start:end].lstrip())
+        line_end = text.find("\n", first, end)
+        if line_end < 0:
+            return [(section, start, end)]
+        return [(section, start, line_end), ("body", line_end, end)]
 
     def clauses(self, text: str) -> list[Clause]:
         out: list[Clause] = []

@@ -103,3 +103,24 @@ def test_diff_needs_two_packs():
     result = run("diff", "examples/example_hospital_reports.csv", "--rules", "base")
     assert result.exit_code == 2
     assert "give --rules exactly twice" in result.output
+
+
+def test_audit_strict_exits_1_when_a_report_could_not_be_audited(tmp_path):
+    src = tmp_path / "r.jsonl"
+    src.write_text('{"id": "A", "text": "心影增大"}\n{not json\n', encoding="utf-8")
+    assert run("audit", src, "-o", tmp_path / "a").exit_code == 0
+    result = run("audit", src, "-o", tmp_path / "b", "--strict")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-2:] == [
+        "1 reports could not be audited: see index.html",
+        "--strict: failing because some reports could not be audited",
+    ]
+
+
+def test_audit_output_under_a_file_is_one_line(tmp_path):
+    (tmp_path / "f").write_text("x", encoding="utf-8")
+    result = run("audit", "examples/reports.csv", "-o", tmp_path / "f" / "audit", "--sample", "3")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: cannot write {tmp_path}/f/audit/rule_hits.csv: a parent is a file, not a folder"
+    )

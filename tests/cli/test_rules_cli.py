@@ -169,3 +169,17 @@ def test_every_schema_field_is_documented():
     for model in (PackFile, RegionSpec, NormalizeEntry, Rule, Example):
         for field in model.model_fields:
             assert f"| `{field}` |" in doc, f"{model.__name__}.{field} is not in docs/rules.md"
+
+
+def test_validate_refuses_a_catastrophic_backtracking_pattern(tmp_path):
+    """(A|A)+$ passed validation and then hung labelling (issue 13)."""
+    path = _pack(
+        tmp_path,
+        "extends: [base]\nrules:\n  - {id: x.evil, kind: finding, patterns: ['(A|A)+$']}\n",
+    )
+    result = run("validate", path)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {path.resolve()}:3: rule 'x.evil': pattern '(A|A)+$' backtracks without end "
+        "(over 0.2 s on 'AAAAAAAA'…); make its repeats unambiguous\n"
+    )

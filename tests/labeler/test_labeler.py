@@ -137,6 +137,9 @@ EXPORT_CASES = [
     ("左肺见囊状透亮影。", (M, P, M, M, M)),
     ("主功脉结突出。", (M, M, P, M, M)),
     ("腰锥骨质增生。", (M, M, M, M, M)),
+    ("右下肺见未斑片状模糊影。", (M, P, M, M, M)),  # a stray 未 after 见
+    # the clinical question and the exam list of an export's header set nothing
+    ("临床诊断：肺炎？\n检查部位：胸部正位+腰椎正侧位\n影像所见：两肺纹理清晰。", (M, N, M, M, M)),
 ]
 
 

@@ -291,3 +291,107 @@ def test_overlay_changes_labels(overlay):
     assert labeler.label("右CPA变钝。").states["diaphragm"].value == "positive"
     # with unc.question disabled a question mark hedges nothing
     assert labeler.label("心影增大？").states["heart"].value == "positive"
+
+
+# ---------------------------------------------------------------- issue 13: hostile packs
+
+
+def test_include_outside_the_pack_folder_is_refused(tmp_path):
+    (tmp_path / "secret.txt").write_text("password: hunter2\n", encoding="utf-8")
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    path = _write(pack, "pack.yaml", "extends: [base]\ninclude: [ok.yaml, ../secret.txt]\n")
+    _write(pack, "ok.yaml", "dictionary: [甲乙]\n")
+    assert _error(path) == (
+        f"{path}:2: include '../secret.txt' is outside the pack's folder {pack.resolve()}"
+    )
+
+
+def test_include_through_a_link_to_dev_zero_is_refused(tmp_path):
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    path = _write(tmp_path, "p.yaml", "extends: [base]\ninclude: [zero.yaml]\n")
+    assert _error(path) == f"{path}:2: include 'zero.yaml' is outside the pack's folder {tmp_path}"
+
+
+def test_pack_file_that_is_not_a_regular_file_is_refused(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "fifo.yaml")
+    path = _write(tmp_path, "p.yaml", "extends: [base]\ninclude: [fifo.yaml]\n")
+    assert (
+        _error(path)
+        == f"{tmp_path / 'fifo.yaml'}: not a regular file; a rule pack file must be one"
+    )
+
+
+def test_dev_zero_as_a_pack_is_not_found():
+    with pytest.raises(PackError, match=r"^rule pack '/dev/zero' not found \(shipped packs: "):
+        load_pack("/dev/zero")
+
+
+def test_long_extends_chain_is_one_error_not_a_recursion_error(tmp_path):
+    for i in range(1500):
+        _write(
+            tmp_path,
+            f"p{i}.yaml",
+            f"extends: [p{i + 1}.yaml]\n" if i < 1499 else "extends: [base]\n",
+        )
+    assert _error(tmp_path / "p0.yaml") == (
+        f"{tmp_path / 'p63.yaml'}:1: extends chain longer than 64 packs"
+    )
+
+
+def test_repeated_complex_yaml_key_is_one_error(tmp_path):
+    path = _write(tmp_path, "p.yaml", "extends: [base]\n? [a, b]\n: 1\n? [a, b]\n: 2\n")
+    assert _error(path) == f"{path}:2: invalid YAML: a key must be a plain text or number"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "rules: [{id: x.la, kind: finding, patterns: ['(?=肺)']}]",
+            "rule 'x.la': pattern '(?=肺)' matches empty text",
+        ),
+        (
+            "rules: [{id: x.b, kind: finding, patterns: ['\\b']}]",
+            "rule 'x.b': pattern '\\\\b' matches empty text",
+        ),
+        (
+            "rules: [{id: x.opt, kind: finding, patterns: ['肺?']}]",
+            "rule 'x.opt': pattern '肺?' matches empty text",
+        ),
+        (
+            "rules: [{id: x.han, kind: finding, patterns: ['(?<=\\p{Han}+)']}]",
+            "rule 'x.han': pattern '(?<=\\\\p{Han}+)' matches empty text",
+        ),
+        (
+            "normalize: [{id: n.lb, pattern: '(?<=心)', to: x}]",
+            "normalize 'n.lb': pattern '(?<=心)' matches empty text",
+        ),
+        ("normalize: [{id: n.empty, term: '', to: x}]", "normalize 'n.empty': empty term"),
+    ],
+)
+def test_zero_width_or_empty_matching_patterns_are_refused(tmp_path, entry, message):
+    path = _write(tmp_path, "p.yaml", f"extends: [base]\n{entry}\n")
+    assert _error(path) == f"{path}:2: {message}"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "rules: [{id: x.evil, kind: finding, patterns: ['(A|A)+$']}]",
+            "rule 'x.evil': pattern '(A|A)+$' backtracks without end (over 0.2 s on 'AAAAAAAA'…); "
+            "make its repeats unambiguous",
+        ),
+        (
+            "normalize: [{id: n.evil, pattern: '(肺|肺肺)+$', to: x}]",
+            "normalize 'n.evil': pattern '(肺|肺肺)+$' backtracks without end (over 0.2 s on "
+            "'肺肺肺肺肺肺肺肺'…); make its repeats unambiguous",
+        ),
+    ],
+)
+def test_catastrophic_backtracking_pattern_is_refused(tmp_path, entry, message):
+    path = _write(tmp_path, "p.yaml", f"extends: [base]\n{entry}\n")
+    assert _error(path) == f"{path}:2: {message}"

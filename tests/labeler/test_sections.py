@@ -47,3 +47,28 @@ def test_list_items_are_separate_sentences():
 
 def test_blank_text_has_no_clauses():
     assert SECTIONER.clauses("   \n ") == []
+
+
+def test_a_header_field_ends_with_its_line():
+    sectioner = Sectioner(
+        {"findings": ["检查所见"], "history": ["临床诊断"], "exam": ["检查部位"]},
+        line_sections=["history", "exam"],
+    )
+    text = "临床诊断:肺炎?\n检查部位:胸部正位 腰椎正侧位\n1.两肺纹理增多。\n检查所见:心影不大"
+    assert [(c.text.strip(), c.section) for c in sectioner.clauses(text)] == [
+        ("肺炎?", "history"),
+        ("胸部正位", "exam"),
+        ("腰椎正侧位", "exam"),
+        ("1.两肺纹理增多。", "body"),
+        ("心影不大", "findings"),
+    ]
+
+
+def test_list_items_are_marked():
+    clauses = SECTIONER.clauses("1.两肺纹理增多。2.腰椎退变,骨质疏松 3)心影大")
+    assert [(c.text.strip(), c.opens_item) for c in clauses] == [
+        ("1.两肺纹理增多。", True),
+        ("2.腰椎退变", True),
+        ("骨质疏松", False),
+        ("3)心影大", True),
+    ]
