@@ -9,7 +9,7 @@ from labeler.io import label_columns, label_row, read_reports
 SETS = [
     ("examples/reports.csv", "examples/gold.csv", 0.99),
     *(
-        (f"tests/data/labeler/{name}_reports.csv", f"tests/data/labeler/{name}_gold.csv", 0.97)
+        (f"tests/data/labeler/{name}_reports.csv", f"tests/data/labeler/{name}_gold.csv", 0.99)
         for name in (
             "heldout",
             "heldout2",
@@ -21,6 +21,8 @@ SETS = [
             "heldout8",
             "heldout9",
             "heldout10",
+            "heldout11",
+            "heldout12",
         )
     ),
 ]
