@@ -22,6 +22,7 @@ from cli.options import (
     workers_option,
 )
 from cli.rules import load_or_exit
+from labeler.audit.record import OUTSIDE
 from labeler.io import atomic_write
 from toolkit.files import formula_safe
 
@@ -107,9 +108,11 @@ def audit(
         f"{result.reports} reports audited in {elapsed:.1f} s "
         f"({result.reports / max(elapsed, 1e-9):,.0f} reports/s, pack {result.pack})"
     )
+    outside = sum(1 for u in result.unmatched if u.reason == OUTSIDE)
     click.echo(
-        f"{fired} of {len(result.rule_hits)} rules fired; {len(result.unmatched)} distinct "
-        f"unmatched clauses; {len(result.conflicts)} conflicting region decisions"
+        f"{fired} of {len(result.rule_hits)} rules fired; {len(result.unmatched) - outside} "
+        f"distinct unmatched clauses, {outside} outside the chest; {len(result.conflicts)} "
+        "conflicting region decisions"
     )
     if result.errors:
         click.echo(f"{result.errors} reports could not be audited: see index.html", err=True)

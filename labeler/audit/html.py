@@ -148,6 +148,8 @@ def render_html(audit: Audit) -> str:
     conflicted = {(c.report_id, c.row) for c in audit.conflicts}
     state_names = [s.value for s in sorted(State, key=lambda s: -s.rank)]
     fired = [h.rule_id for h in audit.rule_hits if h.hits]
+    unmatched = [u for u in audit.unmatched if u.reason != OUTSIDE]
+    outside = [u for u in audit.unmatched if u.reason == OUTSIDE]
     parts = [
         '<!DOCTYPE html><html lang="zh"><head><meta charset="utf-8">',
         # no request of any kind may leave the page: it is opened from disk, often offline
@@ -156,7 +158,8 @@ def render_html(audit: Audit) -> str:
         f"<title>cxrlabel audit — {escape(audit.pack)}</title><style>{_CSS}</style></head><body>",
         f"<h1>cxrlabel audit — pack {escape(audit.pack)}</h1>",
         f"<p>{audit.reports} reports, {audit.errors} unreadable, {len(audit.conflicts)} "
-        f"conflicting region decisions, {len(audit.unmatched)} distinct unmatched clauses.</p>",
+        f"conflicting region decisions, {len(unmatched)} distinct unmatched clauses, "
+        f"{len(outside)} outside the chest.</p>",
         "<h2>Region states</h2>",
         _table(
             ["region", *state_names],
@@ -172,10 +175,8 @@ def render_html(audit: Audit) -> str:
             ),
             {3, 4},
         ),
-        *_unmatched_table("Unmatched clauses", [u for u in audit.unmatched if u.reason != OUTSIDE]),
-        *_unmatched_table(
-            "Clauses outside the chest", [u for u in audit.unmatched if u.reason == OUTSIDE]
-        ),
+        *_unmatched_table("Unmatched clauses", unmatched),
+        *_unmatched_table("Clauses outside the chest", outside),
         f"<h2>Conflicts (first {min(_TABLE_ROWS, len(audit.conflicts))} of "
         f"{len(audit.conflicts)})</h2>",
         _table(

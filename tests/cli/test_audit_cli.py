@@ -124,3 +124,26 @@ def test_audit_output_under_a_file_is_one_line(tmp_path):
     assert result.stderr.splitlines()[-1] == (
         f"Error: cannot write {tmp_path}/f/audit/rule_hits.csv: a parent is a file, not a folder"
     )
+
+
+def test_audit_of_a_multi_exam_export_groups_the_clauses_outside_the_chest(tmp_path):
+    reports = tmp_path / "dr_export.csv"
+    reports.write_text(
+        "report_id,text\n"
+        "D1,1.心肺膈未见明显异常。2.腰椎骨质增生，L4/5椎间隙变窄。\n"
+        "D2,1.两肺纹理增多。2.右膝关节退行性变。3.心尖翘起。\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "audit"
+    result = run("audit", reports, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "1 distinct unmatched clauses, 3 outside the chest;" in result.stdout
+    rows = [(r["reason"], r["clause"]) for r in _rows(out / "unmatched.csv")]
+    assert rows == [
+        ("unlisted_predicate", "3.心尖翘起"),
+        ("outside_chest", "2.右膝关节退行性变"),
+        ("outside_chest", "2.腰椎骨质增生"),
+        ("outside_chest", "L4/5椎间隙变窄"),
+    ]
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "<h2>Clauses outside the chest (top 3 of 3)</h2>" in page
