@@ -173,7 +173,7 @@ def explain(text, rules):
         mods = ", ".join(m.rule_id for m in a.modifiers) or "-"
         click.echo(
             f"  {a.hit.text:<8} → {','.join(a.regions):<28} {a.state.value:<9} "
-            f"via {a.region_from:<8} modifiers: {mods}"
+            f"via {a.region_from.value:<8} modifiers: {mods}"
         )
     click.echo("\nregions:")
     for d in analysis.decisions:

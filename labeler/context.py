@@ -1,16 +1,19 @@
 """Context: turn cue hits into assertions — which regions a finding or normal statement is about,
 and whether a negation, uncertainty or suppressing cue covers it.
 
-Region choice for a finding or normal cue, first that applies:
+Region choice for a finding or normal cue: `REGION_ORDER` declares the steps, the first that
+answers decides, and the assertion records which (`RegionFrom`):
   outside   nothing, when the clause names anatomy outside the chest (腰椎骨质增生, 腹主动脉钙化),
             or, for a cue without regions of its own, when an earlier clause of the same
             paragraph or list item did and no chest anatomy was named since (腰椎退变，椎体边缘
             骨质增生); generic anatomy (椎体, 骨质) stays with the outside part;
   fixed     the rule's own `regions` (主动脉结突出 → aorta);
-  implied   the rule's `implies` over an anchor naming only regions it `outranks` (双肺积液);
-  anchor    the latest anchor before it in the clause (心影 … 增大 → heart), unless that is a
-            whole-film word (胸片, 余) and the rule has regions of its own (胸片未见骨折), or
+  implied   the rule's `implies` over an anchor naming only regions it `outranks` (双肺积液),
+            over a whole-film subject (胸片未见骨折: the ribs, not every region), and over the
+            regions of an earlier cue of the clause (未见实变及积液: 积液 is the diaphragm's);
+  anchor    the latest anchor before it in the clause (心影 … 增大 → heart), or
   context   the regions of the latest resolved cue before it (主动脉结突出并见钙化 → aorta);
+  carried   for a hedged shadow (体外物品), the region the previous clause ended on;
   implied   the rule's `implies` (斑片影 → lungs, 积液 → diaphragm);
   anchor    the first anchor after it in the clause (… 见于右下肺);
   carried   the region the previous clause ended on (右下肺见斑片影，边缘模糊);
@@ -32,14 +35,15 @@ evidence and the audit instead of silently "not mentioned".
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from enum import Enum
 
 import regex
 
 from labeler.match import CompiledRule
 from labeler.packs import Direction, Scope, UnlistedPredicate
-from labeler.types import Assertion, Clause, CueHit, CueKind, Span, State
+from labeler.types import Assertion, Clause, CueHit, CueKind, RegionFrom, Span, State
 
 TRIGGER_KINDS = frozenset({CueKind.NEGATION, CueKind.UNCERTAINTY, CueKind.SUPPRESS})
 # the evidence rule id of what the unlisted-predicate policy asserts
@@ -96,17 +100,23 @@ class Carry:
     outside: bool = False  # the subject is anatomy outside the chest (腰椎…)
 
 
+class Outside(Enum):
+    """Why the current subject is anatomy outside the chest."""
+
+    NAMED = "named"  # an outside anchor in this clause (腰椎骨质增生)
+    CARRIED = "carried"  # one in an earlier clause of the paragraph or list item
+
+
 @dataclass
 class _Subject:
     """The clause's current subject while its hits are read left to right."""
 
     regions: tuple[str, ...] | None = None
     hit: CueHit | None = None
-    how: str = "anchor"
+    how: RegionFrom = RegionFrom.ANCHOR  # ANCHOR, CONTEXT or CARRIED
     whole_film: bool = False
     hedges: tuple[CueHit, ...] = ()
-    # "named": an outside anchor in this clause; "carried": one in an earlier clause
-    outside: str | None = None
+    outside: Outside | None = None
 
     def name(self, hit: CueHit, rule: CompiledRule, joined: bool, conjunction: bool) -> None:
         if conjunction and self.regions and not self.whole_film and rule.outside:
@@ -114,14 +124,8 @@ class _Subject:
             return
         if rule.outside or (rule.generic and self.outside):
             # 腰椎骨质增生 / 腰椎…椎体边缘: the lumbar spine's, not the chest's
-            self.regions, self.hit, self.how, self.whole_film, self.hedges = (
-                (),
-                hit,
-                "anchor",
-                False,
-                (),
-            )
-            self.outside = "named"
+            self.regions, self.hit, self.how = (), hit, RegionFrom.ANCHOR
+            self.whole_film, self.hedges, self.outside = False, (), Outside.NAMED
             return
         self.outside = None
         if joined and self.regions and rule.whole_film and not conjunction:
@@ -134,45 +138,111 @@ class _Subject:
         else:
             # 余心肺膈: a whole-film word followed by anatomy means that anatomy only
             self.regions = rule.regions
-        self.hit, self.how, self.whole_film, self.hedges = hit, "anchor", rule.whole_film, ()
+        self.hit, self.how = hit, RegionFrom.ANCHOR
+        self.whole_film, self.hedges = rule.whole_film, ()
 
 
-def _choose_regions(
-    hit: CueHit,
-    rule: CompiledRule,
-    subject: _Subject,
-    later_anchors: Sequence[CueHit],
-    rules: Mapping[str, CompiledRule],
-    carry: Carry,
-    hedged_shadow: bool,
-) -> tuple[tuple[str, ...], str, CueHit | None]:
-    """Regions of a finding or normal cue, and how they were chosen (see the module doc)."""
-    if subject.outside == "named" or (subject.outside and not rule.regions):
-        return (), "outside", subject.hit
-    if rule.regions:
-        return rule.regions, "fixed", None
-    if rule.outranks and subject.regions and set(subject.regions) <= set(rule.outranks):
-        return rule.implies, "implied", None  # 双肺积液: pleural fluid, whatever is named
-    if subject.whole_film and rule.implies and subject.how == "anchor":
-        # 胸片未见骨折 is about the ribs, not every region; 胸片未见病变 is about all
-        return rule.implies, "implied", None
-    if subject.how == "context" and rule.implies and not hedged_shadow:
-        return rule.implies, "implied", None  # 未见实变及积液: 积液 is the diaphragm's
-    if subject.regions is not None and (subject.regions or not hedged_shadow):
-        anchor = subject.hit if subject.how == "anchor" else None
-        return subject.regions, subject.how, anchor
-    if hedged_shadow and carry.regions:
-        return carry.regions, "carried", None  # the shadow lies over what was just named
-    if rule.implies:
-        return rule.implies, "implied", None
-    after = next((a for a in later_anchors if a.start >= hit.end), None)
-    if after is not None:
-        return rules[after.rule_id].regions, "anchor", after
-    if carry.regions:
-        return carry.regions, "carried", None
-    if rule.fallback:
-        return rule.fallback, "fallback", None
-    return (), "none", None
+@dataclass(frozen=True)
+class _Cue:
+    """A finding or normal cue whose regions are being chosen, with what it can draw on."""
+
+    hit: CueHit
+    rule: CompiledRule
+    subject: _Subject
+    later_anchors: Sequence[CueHit]
+    rules: Mapping[str, CompiledRule]
+    carry: Carry
+    hedged_shadow: bool  # an uncertainty cue with regions of its own (体外物品)
+
+
+# regions, how they were chosen, and the anchor that named them
+Choice = tuple[tuple[str, ...], RegionFrom, CueHit | None]
+
+
+def _outside(c: _Cue) -> Choice | None:
+    named = c.subject.outside is Outside.NAMED
+    if named or (c.subject.outside is Outside.CARRIED and not c.rule.regions):
+        return (), RegionFrom.OUTSIDE, c.subject.hit
+    return None
+
+
+def _fixed(c: _Cue) -> Choice | None:
+    return (c.rule.regions, RegionFrom.FIXED, None) if c.rule.regions else None
+
+
+def _outranking(c: _Cue) -> Choice | None:
+    # 双肺积液: pleural fluid, whatever lung word is named before it
+    regions = c.subject.regions
+    if c.rule.outranks and regions and set(regions) <= set(c.rule.outranks):
+        return c.rule.implies, RegionFrom.IMPLIED, None
+    return None
+
+
+def _implied_over_subject(c: _Cue) -> Choice | None:
+    # 胸片未见骨折 is about the ribs, not every region (胸片未见病变 is about all); after a cue
+    # of the clause, 未见实变及积液: 积液 is the diaphragm's
+    whole_film = c.subject.whole_film and c.subject.how is RegionFrom.ANCHOR
+    after_cue = c.subject.how is RegionFrom.CONTEXT and not c.hedged_shadow
+    if c.rule.implies and (whole_film or after_cue):
+        return c.rule.implies, RegionFrom.IMPLIED, None
+    return None
+
+
+def _subject(c: _Cue) -> Choice | None:
+    s = c.subject
+    if s.regions is not None and (s.regions or not c.hedged_shadow):
+        return s.regions, s.how, s.hit if s.how is RegionFrom.ANCHOR else None
+    return None
+
+
+def _shadow_carried(c: _Cue) -> Choice | None:
+    # a hedged shadow (体外物品) lies over what was just named
+    if c.hedged_shadow and c.carry.regions:
+        return c.carry.regions, RegionFrom.CARRIED, None
+    return None
+
+
+def _implied(c: _Cue) -> Choice | None:
+    return (c.rule.implies, RegionFrom.IMPLIED, None) if c.rule.implies else None
+
+
+def _anchor_after(c: _Cue) -> Choice | None:
+    after = next((a for a in c.later_anchors if a.start >= c.hit.end), None)
+    if after is None:
+        return None
+    return c.rules[after.rule_id].regions, RegionFrom.ANCHOR, after
+
+
+def _carried(c: _Cue) -> Choice | None:
+    return (c.carry.regions, RegionFrom.CARRIED, None) if c.carry.regions else None
+
+
+def _fallback(c: _Cue) -> Choice | None:
+    return (c.rule.fallback, RegionFrom.FALLBACK, None) if c.rule.fallback else None
+
+
+# The order in which a finding or normal cue's regions are chosen: the first step that answers
+# decides (the module doc says why each comes where it does).
+REGION_ORDER: tuple[Callable[[_Cue], Choice | None], ...] = (
+    _outside,
+    _fixed,
+    _outranking,
+    _implied_over_subject,
+    _subject,
+    _shadow_carried,
+    _implied,
+    _anchor_after,
+    _carried,
+    _fallback,
+)
+
+
+def _choose_regions(c: _Cue) -> Choice:
+    for step in REGION_ORDER:
+        choice = step(c)
+        if choice is not None:
+            return choice
+    return (), RegionFrom.NONE, None
 
 
 def _clause_assertions(
@@ -186,7 +256,7 @@ def _clause_assertions(
     anchors = [h for h in hits if h.kind is CueKind.ANCHOR]
     subject = _Subject()
     if carry.outside:
-        subject = _Subject(regions=(), how="carried", outside="carried")
+        subject = _Subject(regions=(), how=RegionFrom.CARRIED, outside=Outside.CARRIED)
     out: list[Assertion] = []
     # the anchor a following anchor may join, where the joint text ends, and whether a
     # conjunction stands between them
@@ -216,29 +286,34 @@ def _clause_assertions(
         if hit.kind not in (CueKind.FINDING, CueKind.NORMAL) and not hedged_shadow:
             continue
         regions, how, anchor = _choose_regions(
-            hit, rule, subject, anchors, rules, carry, hedged_shadow
+            _Cue(hit, rule, subject, anchors, rules, carry, hedged_shadow)
         )
         modifiers = tuple(s.trigger for s in scopes if s.covers(hit))
-        if how == "carried" and hit.kind is CueKind.FINDING:
+        if how is RegionFrom.CARRIED and hit.kind is CueKind.FINDING:
             modifiers += tuple(h for h in carry.hedges if h not in modifiers)
         state = _state(hit.kind, modifiers)
         whole_film = (
-            how == "anchor" and anchor is not None and rules[anchor.rule_id].whole_film
-        ) or (how == "carried" and carry.whole_film)
+            how is RegionFrom.ANCHOR and anchor is not None and rules[anchor.rule_id].whole_film
+        ) or (how is RegionFrom.CARRIED and carry.whole_film)
         if whole_film and hit.kind is CueKind.FINDING and state is not State.NEGATIVE:
             # 胸片未见异常 clears every region, but no finding is in all of them: 床旁胸片：
             # ECMO术后 is about the regions the finding itself names, if any
-            regions, how, anchor = rule.implies or rule.fallback, "implied", None
-        if regions and not (subject.whole_film and how == "implied"):
-            subject.regions, subject.whole_film = regions, subject.whole_film and how == "anchor"
-            subject.hit, subject.how = (anchor, "anchor") if anchor else (hit, "context")
+            regions, how, anchor = rule.implies or rule.fallback, RegionFrom.IMPLIED, None
+        if regions and not (subject.whole_film and how is RegionFrom.IMPLIED):
+            subject.whole_film = subject.whole_film and how is RegionFrom.ANCHOR
+            subject.regions = regions
+            subject.hit, subject.how = (
+                (anchor, RegionFrom.ANCHOR) if anchor else (hit, RegionFrom.CONTEXT)
+            )
             subject.outside = None
             subject.hedges = (
                 tuple(m for m in modifiers if m.kind is CueKind.UNCERTAINTY)
                 if state is State.UNCERTAIN and hit.kind is CueKind.FINDING
                 else ()
             )
-        if any(m.kind is CueKind.SUPPRESS for m in modifiers) or not (regions or how == "outside"):
+        if any(m.kind is CueKind.SUPPRESS for m in modifiers) or not (
+            regions or how is RegionFrom.OUTSIDE
+        ):
             continue
         # an outside assertion has no regions: it decides nothing, but shows in evidence/audit
         out.append(
@@ -289,7 +364,7 @@ def _unlisted(
     if state is not State.NEGATIVE:  # hedged or not, unknown wording gets the policy's state
         state = min(state, policy.state, key=lambda s: s.rank)
     span = Span(clause.start, clause.end)
-    return [Assertion(hit, subject.regions, state, "anchor", anchor, modifiers, span)]
+    return [Assertion(hit, subject.regions, state, RegionFrom.ANCHOR, anchor, modifiers, span)]
 
 
 def _sentence_scope(

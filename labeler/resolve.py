@@ -34,7 +34,7 @@ def evidence_of(a: Assertion, norm: NormalizedText) -> Evidence:
         start=start,
         end=end,
         text=norm.original[start:end],
-        region_from=a.region_from,
+        region_from=a.region_from.value,
         anchor_rule=a.anchor.rule_id if a.anchor else None,
         anchor_span=anchor_span,
         modifiers=tuple(m.rule_id for m in a.modifiers),

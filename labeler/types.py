@@ -35,6 +35,19 @@ class CueKind(str, Enum):
     QUALIFIER = "qualifier"  # laterality between joined anchors (右心缘及右膈面)
 
 
+class RegionFrom(str, Enum):
+    """How an assertion's regions were chosen; labeler/context.py declares the order it tries."""
+
+    OUTSIDE = "outside"  # anatomy outside the chest: no region
+    FIXED = "fixed"  # the rule's own regions
+    IMPLIED = "implied"  # the rule's implied regions
+    ANCHOR = "anchor"  # anatomy named in the clause
+    CONTEXT = "context"  # the regions of the previous cue of the clause
+    CARRIED = "carried"  # the region the previous clause ended on
+    FALLBACK = "fallback"  # the rule's fallback
+    NONE = "none"  # nothing: the cue sets no region
+
+
 @dataclass(frozen=True)
 class Report:
     """One input report; `row` is its 0-based position in the source file."""
@@ -81,7 +94,7 @@ class Assertion:
     hit: CueHit
     regions: tuple[str, ...]
     state: State
-    region_from: str  # how the regions were chosen: fixed, anchor, implied, carried
+    region_from: RegionFrom
     anchor: CueHit | None = None
     modifiers: tuple[CueHit, ...] = ()  # triggers whose scope covers the hit
     clause: Span = Span(0, 0)

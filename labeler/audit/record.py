@@ -10,7 +10,7 @@ import regex
 
 from labeler.context import UNLISTED as UNLISTED_RULE
 from labeler.labeler import Labeler
-from labeler.types import Assertion, CueHit, CueKind, RegionDecision, Report
+from labeler.types import Assertion, CueHit, CueKind, RegionDecision, RegionFrom, Report
 
 # trailing or leading punctuation does not make two clauses different to-do items
 _EDGE = regex.compile(r"^[\s\p{P}]+|[\s\p{P}]+$")
@@ -68,7 +68,7 @@ class _TextAudit:
 
 def _unmatched(labeler: Labeler, hits: tuple[CueHit, ...], assertions: list[Assertion]) -> str:
     rules = labeler.matcher.rules
-    if any(a.region_from == "outside" for a in assertions) or any(
+    if any(a.region_from is RegionFrom.OUTSIDE for a in assertions) or any(
         h.kind is CueKind.ANCHOR and rules[h.rule_id].outside for h in hits
     ):
         return OUTSIDE

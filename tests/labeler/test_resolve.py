@@ -2,11 +2,11 @@ import pytest
 
 from labeler.normalize import NormalizedText
 from labeler.resolve import NotMentionedPolicy, UncertainPolicy, decide, label_value
-from labeler.types import Assertion, CueHit, CueKind, State
+from labeler.types import Assertion, CueHit, CueKind, RegionFrom, State
 
 
 def assertion(state, regions, start=0, end=2, kind=CueKind.FINDING):
-    return Assertion(CueHit("r", kind, start, end, "xx"), regions, state, "anchor")
+    return Assertion(CueHit("r", kind, start, end, "xx"), regions, state, RegionFrom.ANCHOR)
 
 
 def test_precedence_positive_over_uncertain_over_negative():
