@@ -23,6 +23,7 @@ SETS = [
             "heldout10",
             "heldout11",
             "heldout12",
+            "heldout13",
             "heldout14",
         )
     ),
