@@ -3,10 +3,10 @@ and whether a negation, uncertainty or suppressing cue covers it.
 
 Region choice for a finding or normal cue: `REGION_ORDER` declares the steps, the first that
 answers decides, and the assertion records which (`RegionFrom`):
-  outside   nothing, when the clause names anatomy outside the chest (腰椎骨质增生, 腹主动脉钙化),
-            or, for a cue without regions of its own, when an earlier clause of the same
-            paragraph or list item did and no chest anatomy was named since (腰椎退变，椎体边缘
-            骨质增生); generic anatomy (椎体, 骨质) stays with the outside part;
+  outside   nothing, when the clause names anatomy outside the chest (腰椎骨质增生, 腹主动脉钙化,
+            腹主动脉硬化), or, for a cue without regions of its own, when an earlier clause of
+            the same paragraph or list item did and no chest anatomy was named since (腰椎退变，
+            椎体边缘骨质增生); generic anatomy (椎体, 骨质) stays with the outside part;
   fixed     the rule's own `regions` (主动脉结突出 → aorta);
   implied   the rule's `implies` over an anchor naming only regions it `outranks` (双肺积液),
             over a whole-film subject (胸片未见骨折: the ribs, not every region), and over the
@@ -126,6 +126,9 @@ class _Subject:
             # 腰椎骨质增生 / 腰椎…椎体边缘: the lumbar spine's, not the chest's
             self.regions, self.hit, self.how = (), hit, RegionFrom.ANCHOR
             self.whole_film, self.hedges, self.outside = False, (), Outside.NAMED
+            return
+        if not rule.regions and self.outside:
+            self.regions, self.hit = (), hit  # 腰椎…食管: no region named, still outside
             return
         self.outside = None
         if joined and self.regions and rule.whole_film and not conjunction:
@@ -264,6 +267,9 @@ def _clause_assertions(
     previous_end = -1
     conjunction = False
     open_anchor: CueHit | None = None  # a region named and nothing said of it yet
+    # an exam list naming the chest too (胸部正位、腰椎正侧位：) opens no outside scope; a chest
+    # word written straight before outside anatomy (余腰椎) names no chest
+    chest_named: list[CueHit] = []
     for hit in hits:
         rule = rules[hit.rule_id]
         joined = previous is not None and previous_end == hit.start
@@ -273,6 +279,10 @@ def _clause_assertions(
                 conjunction = conjunction or hit.kind is CueKind.CONJUNCTION
             continue
         if hit.kind is CueKind.ANCHOR:
+            if rule.regions and not rule.generic:
+                chest_named.append(hit)
+            elif rule.outside and joined and previous in chest_named and not conjunction:
+                chest_named.remove(previous)
             subject.name(hit, rule, joined, joined and conjunction)
             previous, previous_end, conjunction = hit, hit.end, False
             named = bool(subject.regions) and not subject.whole_film
@@ -323,7 +333,7 @@ def _clause_assertions(
         out += _unlisted(clause, hits, open_anchor, subject, scopes, policy)
     if subject.regions is None:
         return out, carry
-    outside = subject.outside is not None
+    outside = subject.outside is not None and not chest_named
     return out, Carry(subject.regions, subject.hedges, subject.whole_film, outside)
 
 

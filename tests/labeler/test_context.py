@@ -130,10 +130,9 @@ def test_carried_to_the_next_clause():
 
 
 def test_an_outside_anchor_takes_fixed_findings_of_its_clause():
-    text = "腰椎主动脉硬化"  # as 下肢动脉硬化: a fixed-region finding after outside anatomy
-    got = assert_one(
-        [clause(text, 0)], [hits(text, 0, ("lumbar", "腰椎"), ("sclerosis", "主动脉硬化"))]
-    )
+    text = "腰椎主动脉硬化"  # as 腹主动脉硬化: a fixed-region finding after outside anatomy
+    cues = [("lumbar", "腰椎"), ("sclerosis", "主动脉硬化")]
+    got = assert_one([clause(text, 0)], [hits(text, 0, *cues)])
     assert got == [("主动脉硬化", (), RegionFrom.OUTSIDE, State.POSITIVE)]
 
 

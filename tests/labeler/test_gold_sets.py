@@ -25,6 +25,7 @@ SETS = [
             "heldout12",
             "heldout13",
             "heldout14",
+            "heldout15",
             "heldout16",
         )
     ),
