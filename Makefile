@@ -39,6 +39,7 @@ demo-grid: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/vulture
 	$(BIN)/pytest
 
 bench: install

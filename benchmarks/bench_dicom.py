@@ -7,7 +7,7 @@ films usually come) into a temp folder, then times, on the same files:
   - dcmread + pixel_array alone (the floor any converter pays),
   - the hand-written baseline: float32 window + PIL resize to 256 (with PIL's reducing_gap, as
     Image.thumbnail does), no PNG,
-  - classifier.convert (the code `cxrclf dataset build` runs): window, letterbox, 8-bit PNG
+  - classifier.data.convert (the code `cxrclf dataset build` runs): window, letterbox, 8-bit PNG
     written atomically, with 1 and 2 worker processes.
 Files are read from the page cache (they were just written), as on a rerun or a fast SSD. Pool
 start-up is excluded: it is paid once per build, not per film.
@@ -28,7 +28,7 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from classifier.convert import ConvertJob, convert
+from classifier.data.convert import ConvertJob, convert
 
 SIDE = 2048
 
@@ -118,7 +118,7 @@ def main() -> None:
             warmup = [ConvertJob(paths[0], out / f"warm/{i}.png", None, 256, 8) for i in range(8)]
             measured = rate(convert, jobs, workers, warmup)
             print(
-                f"| classifier.convert -> 256² 8-bit PNG | {workers} | {measured:.0f} | "
+                f"| classifier.data.convert -> 256² 8-bit PNG | {workers} | {measured:.0f} | "
                 f"{measured / workers:.0f} |"
             )
 

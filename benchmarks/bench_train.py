@@ -3,7 +3,7 @@
 Model only: one batch of films already in device memory, trained step after step.
 Full path: demo PNG films decoded, resized, augmented (rotation ±15° + random crop) in DataLoader
 workers, then the same training step; with --cache, the films decoded once into the film cache
-on the device (classifier.cache) and augmented there in batch, as `--film-cache` trains.
+on the device (classifier.training.cache) and augmented there in batch, as `--film-cache` trains.
 Target (docs/training.md): full ≥ 90% of model only.
 
     .venv/bin/python benchmarks/bench_train.py                       # CPU: batch 16, 2 threads
@@ -24,13 +24,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from classifier.cache import CachedLoader, Draws, FilmCache
-from classifier.datasets import FilmDataset, read_manifest
-from classifier.demo import write_demo
-from classifier.losses import bce
-from classifier.registry import arch_names, create_model, get_spec
-from classifier.runtime import Runtime
-from classifier.transforms import AugmentSpec
+from classifier.data.transforms import AugmentSpec
+from classifier.demo.data import write_demo
+from classifier.models.registry import arch_names, create_model, get_spec
+from classifier.training.cache import CachedLoader, Draws, FilmCache
+from classifier.training.datasets import FilmDataset, read_manifest
+from classifier.training.losses import bce
+from classifier.training.runtime import Runtime
 
 
 def _device_name(runtime: Runtime) -> str:
@@ -56,7 +56,7 @@ def _rate(runtime: Runtime, arch: str, batches, warmup: int, steps: int) -> floa
         if index == warmup:
             _sync(runtime)
             start = time.perf_counter()
-        loss = bce(runtime.forward(model, films, spec), targets.to(runtime.device))
+        loss = bce(runtime.forward(model, films, spec.mean, spec.std), targets.to(runtime.device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -1,6 +1,6 @@
 """Batch augmentation: warp the whole film then crop, against warp_crops (the crop's pixels only).
 
-    python benchmarks/bench_warp.py --films 256 --side 256 --crop 224 --repeats 5
+python benchmarks/bench_warp.py --films 256 --side 256 --crop 224 --repeats 5
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from classifier.transforms import AugmentSpec, sample_params, warp, warp_crops
+from classifier.data.transforms import AugmentSpec, sample_params, warp, warp_crops
 
 
 def main() -> None:

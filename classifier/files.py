@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-# mkstemp creates files 0600; outputs should get the permissions any other new file would.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+from toolkit.files import write_bytes_atomic, write_text_atomic  # noqa: F401 - re-exported
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and os.replace, so a reader or a rerun never sees
-    half a file, whatever kills the process."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, text.encode("utf-8"))
+# The project's one atomic writer (toolkit/files.py), under the names this package uses.
+write_atomic = write_bytes_atomic
 
 
 def encode_png(pixels: np.ndarray, compress_level: int = 6) -> bytes:

@@ -1,4 +1,4 @@
-"""`cxrclf dataset build`: a thin click layer over classifier.build."""
+"""`cxrclf dataset build`: a thin click layer over classifier.data.build."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from classifier.build import BuildConfig, build
-from classifier.link import KEYS, InputError
-from classifier.split import parse_fractions
+from classifier.data.build import BuildConfig, build
+from classifier.data.link import KEYS, InputError
+from classifier.data.split import parse_fractions
+from cli.options import excel_option
 
 
 def _fractions(
@@ -102,6 +103,8 @@ def dataset() -> None:
     help="Worker processes.",
 )
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--strict", is_flag=True, help="Exit 1 when any film failed (errors.csv).")
+@excel_option
 @click.pass_context
 def build_command(
     ctx: click.Context,
@@ -118,11 +121,14 @@ def build_command(
     offline_augment: int,
     workers: int,
     seed: int,
+    strict: bool,
+    excel: bool,
 ) -> None:
     """Convert, link, split by patient, balance and augment; write OUTPUT/manifest.csv.
 
-    Exit status 0 when every film converted, 1 when some failed (listed in errors.csv; the rest
-    is done), 2 for a usage error.
+    Exit status 0 when done (films that failed are listed in errors.csv; with --strict any makes
+    it 1), 2 for unusable input (nothing linked, a split left without patients, a bad labels
+    file) or a usage error.
     """
     config = BuildConfig(
         images=images,
@@ -138,6 +144,7 @@ def build_command(
         offline_augment=offline_augment,
         workers=workers,
         seed=seed,
+        excel=excel,
     )
     try:
         result = build(config)
@@ -158,4 +165,5 @@ def build_command(
     click.echo(f"wrote {output / 'manifest.csv'}")
     if result.errors:
         click.echo(f"{len(result.errors)} files failed: see {output / 'errors.csv'}", err=True)
-        ctx.exit(1)
+        if strict:
+            ctx.exit(1)

@@ -7,21 +7,31 @@ from pathlib import Path
 
 import click
 
-from classifier.checkpoint import CheckpointError
-from classifier.compare import CompareError, compare_frame
-from classifier.compare import render_markdown as render_compare
-from classifier.config import PRETRAIN, ConfigError, load_yaml, resolve
-from classifier.datasets import DataError
-from classifier.evaluation import calibration_path, evaluate, read_calibration
+from classifier.evaluation.compare import CompareError, compare_frame
+from classifier.evaluation.compare import render_markdown as render_compare
+from classifier.evaluation.evaluate import EvalConfig, calibration_file, evaluate, locate
+from classifier.evaluation.grid import DONE, CellResult, GridSpec, plan, run_grid, summarise
+from classifier.evaluation.grid import render_markdown as render_grid
+from classifier.evaluation.metrics import ThresholdRule
+from classifier.evaluation.report import summary_lines
 from classifier.files import write_text_atomic
-from classifier.grid import DONE, CellResult, GridSpec, plan, run_grid, summarise
-from classifier.grid import render_markdown as render_grid
-from classifier.inference import load_classifier, score_files
-from classifier.metrics import ThresholdRule
-from classifier.predict import PredictError, collect_films, prediction_table, thresholds_for
-from classifier.registry import arch_names
-from classifier.statedict import KeyMismatchError
+from classifier.inference.calibration import read_calibration
+from classifier.inference.predict import (
+    PredictError,
+    collect_films,
+    prediction_table,
+    thresholds_for,
+    tree_for,
+)
+from classifier.inference.scoring import load_classifier, score_files
+from classifier.models.checkpoint import CheckpointError
+from classifier.models.registry import arch_names
+from classifier.models.statedict import KeyMismatchError
+from classifier.run import calibration_path
+from classifier.training.config import PRETRAIN, ConfigError, load_yaml, resolve
+from classifier.training.datasets import DataError
 from cli.clf_train import DIR, FILE, InputError
+from cli.options import excel_option
 
 _INPUT_ERRORS = (CheckpointError, DataError, KeyMismatchError, PredictError)
 
@@ -77,27 +87,33 @@ def evaluate_command(
     if not 0 < level < 1:
         raise click.BadParameter("must be between 0 and 1", param_hint="--level")
     try:
-        result, folder = evaluate(
-            run_or_checkpoint,
-            data,
-            split,
-            out_dir,
-            rule,
-            bootstrap,
-            level,
-            device,
-            batch_size,
-            workers,
+        config = EvalConfig(
+            data=data,
+            split=split,
+            out_dir=out_dir,
+            rule=rule,
+            replicates=bootstrap,
+            level=level,
+            device=device,
+            batch_size=batch_size,
+            workers=workers,
             progress=not quiet,
         )
+        result, folder = evaluate(run_or_checkpoint, config)
+        ckpt, manifest = locate(run_or_checkpoint, data)
     except _INPUT_ERRORS as exc:
         raise InputError(str(exc)) from exc
-    click.echo(
-        f"{split}: mean AUC {result.mean_auc:.4f} "
-        f"({result.level:.0%} CI {result.mean_ci.low:.4f}–{result.mean_ci.high:.4f}) "
-        f"over {result.films} films; report in {folder}; calibration "
-        f"{calibration_path(Path(result.checkpoint))}"
-    )
+    written = calibration_file(ckpt, manifest, folder)
+    head, *undefined_regions = summary_lines(result)
+    click.echo(f"{head}; report in {folder}; calibration {written}")
+    for line in undefined_regions:
+        click.echo(line)
+    if written != calibration_path(ckpt):
+        click.echo(
+            f"{manifest} is not the data {ckpt} was trained on: its calibration "
+            f"{calibration_path(ckpt)} is left as it was",
+            err=True,
+        )
 
 
 @click.command("predict")
@@ -113,6 +129,7 @@ def evaluate_command(
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--workers", default=0, show_default=True, help="Reader processes.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@excel_option
 def predict_command(
     paths: tuple[Path, ...],
     checkpoint: Path,
@@ -122,20 +139,22 @@ def predict_command(
     batch_size: int,
     workers: int,
     quiet: bool,
+    excel: bool,
 ) -> None:
     """Region probabilities and decisions for PNG/JPEG/DICOM files or folders of them."""
     try:
         if confidence is not None and not 0.5 < confidence <= 1:
             raise PredictError(f"--confidence must be in (0.5, 1], got {confidence}")
         calibration = read_calibration(checkpoint)
+        tree = tree_for(calibration, confidence, calibration_path(checkpoint))
         clf = load_classifier(checkpoint, device)
         films = collect_films(paths)
         scored = score_files(clf, films, batch_size, workers, progress=not quiet)
-        tree = calibration.tree if calibration is not None else None
-        table = prediction_table(clf, scored, thresholds_for(clf, calibration), tree, confidence)
+        thresholds = thresholds_for(clf, calibration)
+        table = prediction_table(clf, scored, thresholds, tree, confidence)
     except (*_INPUT_ERRORS, ValueError) as exc:
         raise InputError(str(exc)) from exc
-    write_text_atomic(out, table.to_csv(index=False))
+    write_text_atomic(out, table.to_csv(index=False), bom=excel)
     failed = [(p, r) for p, r in zip(scored.paths, scored.reasons, strict=True) if r]
     for path, reason in failed:
         click.echo(f"{path}: skipped: {reason}", err=True)
@@ -145,6 +164,9 @@ def predict_command(
             "decisions use threshold 0.5; run `cxrclf evaluate` to fit them on validation",
             err=True,
         )
+    else:
+        for region, source in thresholds.sources.items():
+            click.echo(f"threshold {region}: {thresholds.values[region]:.4f} ({source})", err=True)
     click.echo(f"{len(films) - len(failed)} films predicted, {len(failed)} unreadable; {out}")
 
 
@@ -235,7 +257,7 @@ def grid_command(
     except (ConfigError, DataError) as exc:
         raise InputError(str(exc)) from exc
     done = sum(r.status == DONE for r in results)
-    click.echo(render_grid(summarise(results), paper), nl=False)
+    click.echo(render_grid(summarise(results, spec.regions), spec.regions, paper), nl=False)
     click.echo(f"{done} of {len(results)} cells done; tables in {out_dir}/grid.md and grid.csv")
 
 

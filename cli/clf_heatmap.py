@@ -1,5 +1,5 @@
 """`cxrclf heatmap`: Grad-CAM / CAM overlays of a region classifier, a thin wrapper over
-classifier.heatmap."""
+classifier.inference.heatmap."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import torch
 
-from classifier.checkpoint import CheckpointError
-from classifier.dicomio import FilmError
-from classifier.heatmap import (
+from classifier.data.convert import unexpected_reason
+from classifier.data.dicomio import FilmError
+from classifier.inference.heatmap import (
     METHODS,
     OVERLAY_SIDE,
     HeatmapError,
@@ -18,10 +18,10 @@ from classifier.heatmap import (
     region_heatmaps,
     write_overlays,
 )
-from classifier.inference import Classifier, load_classifier
-from classifier.statedict import KeyMismatchError
+from classifier.inference.scoring import Classifier, load_classifier
+from classifier.models.checkpoint import CheckpointError
+from classifier.models.statedict import KeyMismatchError
 from cli.clf_train import DIR, FILE, InputError
-from labeler.packs import region_ids
 
 ALL = "all"
 
@@ -31,17 +31,20 @@ def _duplicate_stems(images: tuple[Path, ...]) -> list[str]:
     return sorted({stem for stem in stems if stems.count(stem) > 1})
 
 
-def _film(clf: Classifier, image: Path) -> torch.Tensor:
+def _film(clf: Classifier, image: Path) -> tuple[torch.Tensor | None, str]:
+    """The film the network sees, or None and why it cannot be read (as `predict` says it)."""
+    if not image.is_file():
+        return None, "no such file" if not image.exists() else "not a regular file"
     try:
-        return network_view(clf, image)
+        return network_view(clf, image), ""
     except FilmError as exc:
-        raise InputError(f"{image}: {exc.reason}") from exc
+        return None, exc.reason
+    except Exception as exc:  # a reader bug must not end the batch; it is reported
+        return None, unexpected_reason(exc)
 
 
 @click.command("heatmap")
-@click.argument(
-    "images", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False)
-)
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--checkpoint",
     "checkpoint_path",
@@ -51,10 +54,9 @@ def _film(clf: Classifier, image: Path) -> torch.Tensor:
 )
 @click.option(
     "--region",
-    type=click.Choice((ALL, *region_ids())),
     default=ALL,
     show_default=True,
-    help="Region to explain; all = every region output of the checkpoint.",
+    help="Region to explain, one the checkpoint names; all = every region output.",
 )
 @click.option("--method", type=click.Choice(METHODS), default="gradcam", show_default=True)
 @click.option("-o", "--out", "out_dir", type=DIR, required=True, help="Folder for the PNGs.")
@@ -79,8 +81,19 @@ def heatmap_command(
     except (CheckpointError, KeyMismatchError) as exc:
         raise InputError(str(exc)) from exc
     regions = clf.regions if region == ALL else (region,)
-    films = {image: _film(clf, image) for image in images}  # all read before anything is written
-    for image, film in films.items():
+    unknown = [r for r in regions if r not in clf.regions]
+    if unknown:  # the checkpoint's own labels are the only region names there are
+        raise InputError(
+            f"{checkpoint_path} has no region {', '.join(unknown)}; "
+            f"its regions: {', '.join(clf.regions)}"
+        )
+    skipped = 0
+    for image in images:
+        film, reason = _film(clf, image)
+        if film is None:  # one line, and the batch goes on, as in `predict`
+            click.echo(f"{image}: skipped: {reason}", err=True)
+            skipped += 1
+            continue
         try:
             heatmaps = region_heatmaps(clf, film, regions, method)
         except HeatmapError as exc:
@@ -88,3 +101,5 @@ def heatmap_command(
         paths = write_overlays(film, heatmaps, image.stem, out_dir, size)
         for heatmap, path in zip(heatmaps, paths, strict=True):
             click.echo(f"{path}  p({heatmap.region})={heatmap.probability:.3f}")
+    if skipped:
+        click.echo(f"{len(images) - skipped} films drawn, {skipped} unreadable", err=True)

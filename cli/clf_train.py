@@ -8,15 +8,16 @@ from typing import Any
 
 import click
 
-from classifier.checkpoint import CheckpointError
-from classifier.config import PRETRAIN, ConfigError, resolve
-from classifier.datasets import DataError
-from classifier.demo import write_demo, write_nih_demo
-from classifier.distributed import is_main
-from classifier.losses import LOSSES
-from classifier.registry import MissingWeightsError, arch_names
-from classifier.statedict import KeyMismatchError
-from classifier.train import TrainingError, TrainResult, resume, train
+from classifier.demo.data import write_demo, write_nih_demo
+from classifier.models.checkpoint import CheckpointError
+from classifier.models.registry import MissingWeightsError, arch_names
+from classifier.models.statedict import KeyMismatchError
+from classifier.run import Task
+from classifier.training.config import PRETRAIN, ConfigError, resolve
+from classifier.training.datasets import DataError
+from classifier.training.distributed import is_main
+from classifier.training.loop import TrainingError, TrainResult, resume, train
+from classifier.training.losses import LOSSES
 
 FILE = click.Path(path_type=Path, dir_okay=False)
 DIR = click.Path(path_type=Path, file_okay=False)
@@ -108,7 +109,7 @@ def train_command(
     if manifest is None and config_file is None:
         raise click.UsageError("give --manifest (or a --config that names `data`)")
     data = str(manifest) if manifest else None
-    _start(run_dir, config_file, quiet, data=data, task="regions", **flags)
+    _start(run_dir, config_file, quiet, data=data, task=Task.REGIONS, **flags)
 
 
 @click.command("pretrain")
@@ -118,7 +119,7 @@ def train_command(
 def pretrain_command(nih_dir: Path, run_dir: Path, config_file: Path | None, **flags: Any) -> None:
     """Pretrain a network on NIH ChestX-ray14 (14 labels) for `train --pretrain chestx14`."""
     quiet = flags.pop("quiet")
-    _start(run_dir, config_file, quiet, data=str(nih_dir), task="chestx14", **flags)
+    _start(run_dir, config_file, quiet, data=str(nih_dir), task=Task.CHESTX14, **flags)
 
 
 @click.command("demo-data")

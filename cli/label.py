@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import click
 from cli.options import (
     BadInput,
     encoding_option,
+    excel_option,
     id_col_option,
     not_mentioned_option,
     report_file_or_exit,
@@ -23,14 +23,7 @@ from cli.options import (
     uncertain_option,
     workers_option,
 )
-from labeler.io import (
-    ReportFileError,
-    atomic_write,
-    read_evidence,
-    read_table,
-    render,
-    write_outputs,
-)
+from labeler.io import render, write_outputs
 from labeler.packs import PackError
 from labeler.resolve import NotMentionedPolicy, UncertainPolicy, label_value
 
@@ -54,13 +47,19 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("reports", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.argument("reports", type=click.Path(allow_dash=True, path_type=Path))
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    type=click.Path(allow_dash=True, path_type=Path),
     required=True,
-    help="Labels CSV to write (- for standard output).",
+    help="Labels CSV to write (- for standard output); a name ending in .parquet writes Parquet.",
+)
+@click.option(
+    "--part-rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Write the Parquet output as a folder of part files of at most this many rows.",
 )
 @click.option(
     "--evidence",
@@ -77,11 +76,7 @@ def main() -> None:
 @encoding_option
 @sheet_option
 @strict_option
-@click.option(
-    "--excel",
-    is_flag=True,
-    help="Start the labels CSV with a UTF-8 byte-order mark, so Excel shows Chinese right.",
-)
+@excel_option
 def extract(
     reports,
     output,
@@ -96,13 +91,22 @@ def extract(
     sheet,
     strict,
     excel,
+    part_rows,
 ):
-    """Label REPORTS (CSV, TSV, XLSX or JSONL; - reads CSV or JSONL from standard input) into a
-    labels CSV, one row per report, in order."""
+    """Label REPORTS (CSV, TSV, XLSX, JSONL, Parquet or a folder of Parquet part files; - reads
+    CSV or JSONL from standard input) into a labels CSV or Parquet, one row per report, in
+    order."""
     from tqdm import tqdm
 
+    from labeler.io import is_parquet
     from toolkit.files import OutputError, is_stdout, same_output
 
+    if part_rows is not None and not is_parquet(output):
+        raise click.UsageError("--part-rows needs a Parquet output (-o NAME.parquet)")
+    if output.is_dir() and part_rows is None:
+        raise click.BadParameter(
+            f"File {str(output)!r} is a directory.", param_hint="'-o' / '--output'"
+        )
     if evidence is not None and same_output(output, evidence):
         raise BadInput(f"-o and --evidence name the same file ({output}); give two files")
     to_stdout = is_stdout(output) or (evidence is not None and is_stdout(evidence))
@@ -127,7 +131,10 @@ def extract(
     counts = [0] * len(labeler.regions)
     errors = unmentioned = 0
     try:
-        for item in write_outputs(rendered, output, labeler.regions, evidence, bom=excel):
+        written = write_outputs(
+            rendered, output, labeler.regions, evidence, bom=excel, part_rows=part_rows
+        )
+        for item in written:
             errors += item.error
             unmentioned += item.no_region_mentioned
             counts = [c + p for c, p in zip(counts, item.positives, strict=True)]
@@ -185,82 +192,6 @@ def explain(text, rules):
     click.echo(f"\nvector [{', '.join(labeler.regions)}] = {vector}")
 
 
-@main.command()
-@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--evidence",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Evidence JSONL from extract, shown for each disagreement.",
-)
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the scores as JSON.",
-)
-@click.option("--max-disagreements", type=int, default=50, show_default=True)
-def evaluate(labels, gold, evidence, json_out, max_disagreements):
-    """Compare LABELS with GOLD: per-region precision, recall, F1, accuracy and macro F1."""
-    from labeler.evaluate import GoldError
-    from labeler.evaluate import evaluate as run
-    from labeler.packs import region_ids
-
-    try:
-        result = run(
-            read_table(labels), read_table(gold), list(region_ids()), str(labels), str(gold)
-        )
-    except (GoldError, ReportFileError) as exc:
-        raise click.UsageError(str(exc)) from exc
-    click.echo(f"{result.compared} reports compared")
-    click.echo(f"{'region':<10} {'P':>6} {'R':>6} {'F1':>6} {'acc':>6} {'pos':>5}  tp/fp/fn/tn")
-    for s in result.scores:
-        click.echo(
-            f"{s.region:<10} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} "
-            f"{s.accuracy:6.3f} {s.positives:5d}  {s.tp}/{s.fp}/{s.fn}/{s.tn}"
-        )
-    click.echo(f"macro F1 {result.macro_f1:.4f}")
-    for what, ids in (
-        ("in gold but not in labels", result.missing_in_labels),
-        ("in labels but not in gold", result.missing_in_gold),
-    ):
-        if ids:
-            click.echo(f"{len(ids)} reports {what}: {', '.join(ids[:10])}")
-    records = read_evidence(evidence) if evidence else {}
-    if result.disagreements:
-        click.echo(f"\n{len(result.disagreements)} disagreements:")
-    for d in result.disagreements[:max_disagreements]:
-        click.echo(
-            f"  {d.report_id} {d.region}: gold {d.gold} ({d.gold_state}) "
-            f"labeler {d.predicted} ({d.predicted_state})" + (f"  note: {d.note}" if d.note else "")
-        )
-        rec = records.get(d.report_id)
-        if rec:
-            dec = rec["decisions"][d.region]
-            for e in dec["evidence"] + dec["overruled"]:
-                click.echo(
-                    f"      {e['state']:<9} {e['rule_id']:<28} {e['text']} "
-                    f"[{e['start']}-{e['end']}] via {e['region_from']}"
-                )
-    if json_out:
-        from dataclasses import asdict
-
-        with atomic_write(json_out) as handle:
-            json.dump(
-                {
-                    "macro_f1": result.macro_f1,
-                    "compared": result.compared,
-                    "scores": [asdict(s) for s in result.scores],
-                    "disagreements": [asdict(d) for d in result.disagreements],
-                },
-                handle,
-                ensure_ascii=False,
-                indent=2,
-            )
-
-
 # Commands kept in modules of their own: rule-pack tools, the corpus audit and the pack diff.
 from cli.audit import audit, diff  # noqa: E402 - registered once main exists
 from cli.rules import rules  # noqa: E402
@@ -268,3 +199,12 @@ from cli.rules import rules  # noqa: E402
 main.add_command(rules)
 main.add_command(audit)
 main.add_command(diff)
+
+# The review loop (issue 16): labels against gold with intervals, a sample to read in the
+# browser, two reviewers compared.
+from cli.evaluate import evaluate  # noqa: E402
+from cli.review import agree, review  # noqa: E402
+
+main.add_command(evaluate)
+main.add_command(review)
+main.add_command(agree)

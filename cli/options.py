@@ -60,6 +60,14 @@ strict_option = click.option(
 )
 
 
+excel_option = click.option(
+    "--excel",
+    is_flag=True,
+    help="Start the CSV files meant for people with a UTF-8 byte-order mark, so Excel on Chinese "
+    "Windows shows them right (pandas reads both forms the same).",
+)
+
+
 class BadInput(click.ClickException):
     """An input or output that cannot be used: one line `Error: …` on stderr, exit 2."""
 

@@ -133,3 +133,22 @@ def evaluate(
         tuple(rid for rid in labels.index if rid not in gold.index),
         len(common),
     )
+
+
+def compared_vectors(
+    labels: pd.DataFrame,
+    gold: pd.DataFrame,
+    regions: Sequence[str],
+    labels_name: str = "labels",
+    gold_name: str = "gold",
+) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
+    """The reports `evaluate` compares (gold order) and their 0/1 gold and label vectors, one
+    column per region: what confidence intervals and population estimates resample."""
+    labels, gold = _keyed(labels, labels_name), _keyed(gold, gold_name)
+    common = [rid for rid in gold.index if rid in labels.index]
+    if not common:
+        raise GoldError(f"{labels_name} and {gold_name} share no report_id")
+    lab, gol = labels.loc[common], gold.loc[common]
+    y_true = pd.DataFrame({r: _binary(gol, r, gold_name) for r in regions})
+    y_pred = pd.DataFrame({r: _binary(lab, r, labels_name) for r in regions})
+    return common, y_true, y_pred

@@ -8,6 +8,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -89,6 +90,7 @@ IMPRESSION_COLUMNS = (
 DETECTED_ENCODINGS = ("gb18030", "big5", "big5hkscs", "utf_16", "utf_32")
 _UTF8_BOM = b"\xef\xbb\xbf"
 STDIN = "-"
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 csv.field_size_limit(2**31 - 1)  # a report may be longer than the module's default 128 KiB
 
@@ -301,6 +303,55 @@ def _read_xlsx(path: Path, sheet: str | None) -> Table:
     return Table(str(path), columns, rows, [None] * len(rows), cell_errors, None, sheet)
 
 
+def parquet_parts(path: Path) -> list[Path]:
+    """The part files of a Parquet folder (as Spark, Dask or `extract --part-rows` write it),
+    in name order (numbers by value: part.2 before part.10); files whose names start with `_`
+    or `.` (_SUCCESS, .crc) are not parts."""
+    import re
+
+    def key(p: Path) -> list[object]:
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.as_posix())]
+
+    return sorted(
+        (
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
+            and (p.suffix.lower() in PARQUET_SUFFIXES or not p.suffix)
+        ),
+        key=key,
+    )
+
+
+def _read_parquet(path: Path) -> Table:
+    """A Parquet file, or a folder of part files read in name order, as rows of text: missing
+    values are empty text, other values their str()."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if path.is_dir():
+            parts = parquet_parts(path)
+            if not parts:
+                raise ReportFileError(f"{path}: a folder without Parquet part files")
+            tables = [pq.read_table(p) for p in parts]
+            table = pa.concat_tables(tables, promote_options="default")
+        else:
+            table = pq.read_table(path)
+    except FileNotFoundError as exc:
+        raise ReportFileError(f"{path}: no such file") from exc
+    except (OSError, pa.ArrowException) as exc:
+        raise ReportFileError(f"{path}: not a readable Parquet file ({exc})") from exc
+    columns = _unique([str(c) for c in table.column_names])
+    cells = [
+        ["" if v is None else v if isinstance(v, str) else str(v) for v in col.to_pylist()]
+        for col in table.columns
+    ]
+    rows = [list(r) for r in zip(*cells, strict=True)] if cells else []
+    return Table(str(path), columns, rows, [None] * len(rows), {}, "Parquet")
+
+
 def _has_data(ws) -> bool:
     return any(c.value is not None for row in ws.iter_rows() for c in row)
 
@@ -316,13 +367,16 @@ def _cell_text(value: object) -> str:
 def read_table_file(
     path: str | Path, encoding: str | None = None, sheet: str | None = None
 ) -> Table:
-    """A report file (CSV, TSV, XLSX, JSONL, or `-` for CSV/JSONL on standard input) as rows."""
+    """A report file (CSV, TSV, XLSX, JSONL, Parquet or a folder of Parquet part files, or `-`
+    for CSV/JSONL on standard input) as rows."""
     if str(path) == STDIN:
         name, suffix = "<stdin>", ""
         raw = sys.stdin.buffer.read()
     else:
         path = Path(path)
         name, suffix = str(path), path.suffix.lower()
+        if suffix in PARQUET_SUFFIXES or path.is_dir():
+            return _read_parquet(path)
         if suffix == ".xls":
             raise ReportFileError(f"{path}: .xls (Excel 97-2003) is not read; save it as .xlsx")
         try:
@@ -422,12 +476,20 @@ def read_report_file(
     sections are still found. A row is never dropped: a bad one becomes an error row."""
     table = read_table_file(path, encoding, sheet)
     id_col, text_cols = _resolve_columns(table, id_col, text_cols)
+    return _table_reports(table, id_col, text_cols)
+
+
+def _table_reports(
+    table: Table, id_col: str, text_cols: Sequence[str], number_blank: bool = True
+) -> ReportFile:
+    """The reports of a table whose columns are resolved; `number_blank` names a blank id
+    `rowN` (a part of a larger table cannot know N, and keeps it blank)."""
     index = {c: i for i, c in enumerate(table.columns)}
     reports: list[Report] = []
     blank: list[int] = []
     for row, values in enumerate(table.rows):
         report_id = values[index[id_col]].strip()
-        if not report_id:
+        if not report_id and number_blank:
             blank.append(row + 1)
             report_id = f"row{row + 1}"
         cells = [table.cell_errors.get((row, c)) for c in [id_col, *text_cols]]
@@ -442,8 +504,46 @@ def read_report_file(
                 f"{c}：{values[index[c]]}" for c in text_cols if values[index[c]].strip()
             )
         reports.append(Report(report_id, text, row))
-    warnings = _id_warnings(reports, blank)
+    warnings = _id_warnings(reports, blank) if number_blank else []
     return ReportFile(reports, table.encoding, table.sheet, tuple(warnings))
+
+
+def _cells(column: pd.Series) -> list[str]:
+    """A column's values as text: missing values (None, NaN, NA) are empty text."""
+    values = column.astype(object).tolist()
+    missing = column.isna().tolist()
+    pairs = zip(values, missing, strict=True)
+    return ["" if m else v if isinstance(v, str) else str(v) for v, m in pairs]
+
+
+def frame_columns(
+    columns: Sequence[object],
+    id_col: str | None = None,
+    text_cols: str | Sequence[str] | None = None,
+    name: str = "<DataFrame>",
+) -> tuple[str, list[str]]:
+    """The id column and text columns of a table with these column names: given, or found by
+    name as `extract` finds them; a missing one is a ReportFileError listing the columns."""
+    if isinstance(text_cols, str):
+        text_cols = [text_cols]
+    names = [str(c) for c in columns]
+    return _resolve_columns(Table(name, names, [], [], {}, None), id_col, list(text_cols or ()))
+
+
+def frame_reports(
+    frame: pd.DataFrame,
+    id_col: str,
+    text_cols: Sequence[str],
+    number_blank: bool = True,
+    name: str = "<DataFrame>",
+) -> ReportFile:
+    """The reports of a pandas DataFrame whose columns are resolved (see `frame_columns`), read
+    as `read_report_file` reads a file's rows; missing values are empty text."""
+    wanted = list(dict.fromkeys([id_col, *text_cols]))
+    cells = [_cells(frame[c]) for c in wanted]
+    rows = [list(r) for r in zip(*cells, strict=True)] if cells else []
+    table = Table(name, wanted, rows, [None] * len(rows), {}, None)
+    return _table_reports(table, id_col, text_cols, number_blank)
 
 
 def read_reports(
@@ -512,26 +612,114 @@ def render(
     )
 
 
+def is_parquet(path: str | Path) -> bool:
+    """Whether an output path names Parquet (by its suffix)."""
+    return str(path) != STDIN and Path(path).suffix.lower() in PARQUET_SUFFIXES
+
+
+def labels_frame(
+    rows: Sequence[Sequence[object]], regions: Sequence[str], index: object = None
+) -> pd.DataFrame:
+    """Rows of `label_row` as a typed table with the labels CSV's columns: the region columns
+    nullable integers (blank under `--not-mentioned keep` is missing), the rest text, and
+    `no_region_mentioned` an integer."""
+    names = label_columns(regions)
+    columns = list(zip(*rows, strict=True)) if len(rows) else [()] * len(names)
+    data: dict[str, object] = {}
+    for name, values in zip(names, columns, strict=True):
+        if name in regions:
+            data[name] = pd.array([None if v == "" else v for v in values], dtype="Int64")
+        elif name == "no_region_mentioned":
+            data[name] = pd.array(values, dtype="int64")
+        else:
+            data[name] = pd.array(values, dtype=str)
+    return pd.DataFrame(data, index=index)
+
+
+def write_parquet(
+    frame: pd.DataFrame, path: str | Path, part_rows: int | None = None
+) -> list[Path]:
+    """Write `frame` as one Parquet file, atomically, or with `part_rows` as a folder of part
+    files (part-00000.parquet …, at most `part_rows` rows each) that Spark, Dask and pyarrow
+    read as one table. The folder is built beside the target and renamed into place; an
+    existing folder of part files is replaced, anything else there is refused."""
+    import shutil
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from toolkit.files import OutputError
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    path = Path(path)
+    if part_rows is None:
+        with atomic_open(path, "wb") as handle:
+            pq.write_table(table, handle)
+        return [path]
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a file, not a folder of part files")
+    if path.is_dir() and any(
+        p.is_dir() or not p.name.startswith(("part-", "_", ".")) for p in path.iterdir()
+    ):
+        raise OutputError(f"cannot write {path}: a folder holding more than Parquet part files")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise OutputError(f"cannot write {path}: {path.parent} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        build = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        names = []
+        for n, start in enumerate(range(0, max(table.num_rows, 1), part_rows)):
+            names.append(f"part-{n:05d}.parquet")
+            with atomic_open(build / names[-1], "wb") as handle:
+                pq.write_table(table.slice(start, part_rows), handle)
+        old = None
+        if path.is_dir():
+            old = path.with_name(build.name[:-4] + ".old")
+            os.replace(path, old)
+        os.replace(build, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    return [path / name for name in names]
+
+
 def write_outputs(
     rendered: Iterable[Rendered],
     labels_path: str | Path,
     regions: Sequence[str],
     evidence_path: str | Path | None = None,
     bom: bool = False,
+    part_rows: int | None = None,
 ) -> Iterator[Rendered]:
     """Write the labels CSV (and evidence JSONL) atomically, passing each row through. Report
     ids are written exactly as read (no spreadsheet-formula escaping: other files join on
-    them); `bom` starts the CSV with a byte-order mark so Excel reads it as UTF-8."""
+    them); `bom` starts the CSV with a byte-order mark so Excel reads it as UTF-8. A labels
+    path ending in .parquet is written as Parquet (`labels_frame`'s types) once all rows are
+    in, as one file or, with `part_rows`, a folder of part files (`write_parquet`)."""
+    parquet = is_parquet(labels_path)
     with contextlib.ExitStack() as stack:
-        handle = stack.enter_context(atomic_write(labels_path, newline="", bom=bom))
+        rows: list[list[object]] = []
+        if parquet:
+            write_row = rows.append
+        else:
+            handle = stack.enter_context(atomic_write(labels_path, newline="", bom=bom))
+            writer = csv.writer(handle)
+            writer.writerow(label_columns(regions))
+            write_row = writer.writerow
         sink = stack.enter_context(atomic_write(evidence_path)) if evidence_path else None
-        writer = csv.writer(handle)
-        writer.writerow(label_columns(regions))
         for item in rendered:
-            writer.writerow(item.row)
+            write_row(item.row)
             if sink is not None and item.evidence is not None:
                 sink.write(item.evidence + "\n")
             yield item
+        if parquet:
+            write_parquet(labels_frame(rows, regions), labels_path, part_rows)
 
 
 def evidence_record(result: LabelResult) -> dict:

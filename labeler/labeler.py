@@ -6,7 +6,9 @@ report text and cue hits by clause text.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from labeler.resolve import decide
 from labeler.sections import Sectioner
 from labeler.tokenize import Tokenizer
 from labeler.types import Assertion, Clause, CueHit, LabelResult, RegionDecision, Report, State
+from toolkit.procs import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -44,23 +47,62 @@ def _text_of(value: object) -> str:
 
 
 class Labeler:
-    """Labels reports with a rule pack; `Labeler()` uses the shipped base pack."""
+    """Labels reports with a rule pack; `Labeler()` uses the shipped base pack.
+
+    Constructing one loads and checks the pack only. The compiled state (the OpenCC converter,
+    jieba with the pack's dictionary, the cue matcher and the caches: `normalizer`, `tokenizer`,
+    `sectioner`, `matcher`) is built on first use, once per process: a Labeler pickles as its
+    pack, and every unpickled copy of one Labeler in a process shares one compiled state, so it
+    can be shipped to Spark or Dask workers and built there once per worker.
+    """
 
     def __init__(self, pack: Pack | str | Path = "base") -> None:
         self.pack = pack if isinstance(pack, Pack) else load_pack(pack)
         self.regions = self.pack.region_ids
-        self.normalizer = Normalizer(
-            (s.item for s in self.pack.normalize), _term_bigrams(self.pack)
-        )
-        self.tokenizer = Tokenizer(self.normalizer(w).text for w in self.pack.dictionary)
-        self.sectioner = Sectioner(self.pack.headings, self.pack.silent_sections)
-        self.matcher = Matcher(
-            [s.item for s in self.pack.rules],
-            self.regions,
-            lambda term: self.normalizer(term).text,
-            self.tokenizer,
-        )
-        self._decide = lru_cache(maxsize=65536)(self._decide_uncached)
+        self._key: str | None = None  # the pack's digest, set when first pickled
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for attributes not set yet: the compiled state is built on first use.
+        if name not in _COMPILED or "pack" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        state = _SHARED.get(self._key) if self._key else None
+        if state is None:
+            state = self._compile()
+            if self._key:
+                _share(self._key, state)
+        self.__dict__.update(state)
+        return state[name]
+
+    def _compile(self) -> dict[str, Any]:
+        normalizer = Normalizer((s.item for s in self.pack.normalize), _term_bigrams(self.pack))
+        tokenizer = Tokenizer(normalizer(w).text for w in self.pack.dictionary)
+        return {
+            "normalizer": normalizer,
+            "tokenizer": tokenizer,
+            "sectioner": Sectioner(self.pack.headings, self.pack.silent_sections),
+            "matcher": Matcher(
+                [s.item for s in self.pack.rules],
+                self.regions,
+                lambda term: normalizer(term).text,
+                tokenizer,
+            ),
+            "_decide": lru_cache(maxsize=65536)(self._decide_uncached),
+        }
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self._key is None:
+            self._key = hashlib.sha256(pickle.dumps(self.pack, protocol=5)).hexdigest()
+        if "_decide" in self.__dict__ and self._key not in _SHARED:
+            _share(self._key, {name: self.__dict__[name] for name in _COMPILED})
+        return {"pack": self.pack, "key": self._key}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.pack = state["pack"]
+        self.regions = self.pack.region_ids
+        self._key = state["key"]
+
+    def __repr__(self) -> str:
+        return f"Labeler(pack={self.pack.name!r}, version={self.pack.version!r})"
 
     def analyse(self, text: str) -> Analysis:
         norm = self.normalizer(_text_of(text))
@@ -122,6 +164,18 @@ class Labeler:
                 yield from results
 
 
+# What a Labeler builds on first use, and the states of unpickled Labelers by pack digest (one
+# per pack and process; a few packs at most, so the oldest is dropped past eight).
+_COMPILED = ("normalizer", "tokenizer", "sectioner", "matcher", "_decide")
+_SHARED: dict[str, dict[str, Any]] = {}
+
+
+def _share(key: str, state: dict[str, Any]) -> None:
+    if len(_SHARED) >= 8:
+        _SHARED.pop(next(iter(_SHARED)))
+    _SHARED[key] = state
+
+
 def _term_bigrams(pack: Pack) -> set[str]:
     """Every pair of adjacent Chinese characters inside one word of a cue term or dictionary
     word: a space inside 心 影 is a stray, but 异常 胸椎 are two statements, although the term
@@ -154,6 +208,7 @@ _WORKER: Labeler | None = None
 
 def _init_worker(pack: Pack) -> None:
     global _WORKER
+    die_with_parent()  # also under spawn/forkserver, where no fork hook runs
     _WORKER = Labeler(pack)
 
 

@@ -24,9 +24,9 @@ DEMO_SMALL = dict(arch="resnet34", resize=66, crop=64, augment=False, lr_decay=0
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """Trained once per test session and shared: training is the slow part of these tests."""
-    from classifier.config import TrainConfig
-    from classifier.demo import write_demo
-    from classifier.train import train
+    from classifier.demo.data import write_demo
+    from classifier.training.config import TrainConfig
+    from classifier.training.loop import train
 
     root = tmp_path_factory.mktemp("demo_run")
     manifest = write_demo(root / "demo", n_films=400, size=128)

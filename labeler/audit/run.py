@@ -21,6 +21,7 @@ from labeler.audit.unmatched import Unmatched, UnmatchedTally
 from labeler.labeler import Labeler
 from labeler.packs import Pack
 from labeler.types import Report, State
+from toolkit.procs import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ _WORKER: Auditor | None = None
 
 def _init_worker(pack: Pack) -> None:
     global _WORKER
+    die_with_parent()  # also under spawn/forkserver, where no fork hook runs
     _WORKER = Auditor(Labeler(pack))
 
 

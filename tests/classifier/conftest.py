@@ -1,19 +1,26 @@
-"""Fixtures for the dataset tests: synthetic films (DICOM written by pydicom, PNG by PIL),
-labels.csv files and patient cohorts, all made in the test. Use them through the `films`
-fixture (`films.write_dicom(...)`); the test modules cannot import each other."""
+"""Fixtures for the classifier tests: synthetic films (DICOM written by pydicom, PNG by PIL),
+labels.csv files and patient cohorts, all made in the test; and `tiny_arch`, a registered
+network of a few thousand weights that trains in a second (the network of the version-1 run
+kept in tests/data/classifier/old_run). Use them through the `films` and `tiny_arch` fixtures
+(`films.write_dicom(...)`); the test modules cannot import each other."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+import torch.nn.functional as F
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
+from torch import nn
+from torchvision import models
 
+from classifier.models import registry
 from labeler.packs import region_ids
 
 DX_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
@@ -140,3 +147,41 @@ class Films:
 @pytest.fixture(scope="session")
 def films() -> type[Films]:
     return Films
+
+
+class TinyNet(nn.Module):
+    """Two convolutions, BatchNorm, global average pooling and a torchvision-style 1000-way
+    `fc` head (replaced by the region head, as for every registered network)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1),
+            nn.ReLU(),
+        )
+        self.fc = nn.Linear(16, 1000)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1))
+
+
+TINY = registry.ArchSpec(
+    name="tinynet",
+    build=TinyNet,
+    input_size=40,
+    classifier="fc",
+    first_conv="features.0",
+    cam_layer="features.4",
+    gap=True,
+    weights=models.ResNet18_Weights.IMAGENET1K_V1,  # never loaded: tests train it from scratch
+)
+
+
+@pytest.fixture
+def tiny_arch(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The network `tinynet`, registered for the test only."""
+    monkeypatch.setitem(registry._REGISTRY, TINY.name, TINY)
+    yield TINY.name

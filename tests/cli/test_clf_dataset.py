@@ -79,14 +79,15 @@ def test_build_from_cxrlabel_labels(folder):
     assert pd.read_csv(out / "manifest.csv", dtype=str, keep_default_na=False).equals(manifest)
 
 
-def test_failed_files_exit_1_and_are_listed(folder):
+def test_low_failed_files_are_listed_and_strict_exits_1(folder):
     (folder / "dicom" / "broken.dcm").write_bytes(b"\x00" * 200)
-    result = run(
-        "dataset", "build", "--images", folder / "dicom", "--labels", folder / "labels.csv",
-        "-o", folder / "data", "--size", 16, "--workers", 1,
-    )  # fmt: skip
-    assert result.exit_code == 1
+    args = ["dataset", "build", "--images", folder / "dicom", "--labels", folder / "labels.csv",
+            "-o", folder / "data", "--size", 16, "--workers", 1]  # fmt: skip
+    args += ["--split", "0.5,0.25,0.25"]
+    result = run(*args)
+    assert result.exit_code == 0
     assert "1 files failed" in result.stderr
+    assert run(*args, "--strict").exit_code == 1
     errors = pd.read_csv(folder / "data" / "errors.csv")
     assert errors.to_dict("records") == [{"file": "broken.dcm", "reason": "not a DICOM file"}]
     assert len(pd.read_csv(folder / "data" / "manifest.csv")) >= 8
@@ -118,3 +119,37 @@ def test_bad_options_exit_2(folder, extra):
 def test_group_help_lists_build():
     result = run("dataset", "--help")
     assert result.exit_code == 0 and "build" in result.output
+
+
+def test_small_dataset_empty_split_is_one_line_exit_2(folder):
+    result = run("dataset", "build", "--images", folder / "dicom", "--labels",
+                 folder / "labels.csv", "-o", folder / "data", "--size", 16)  # fmt: skip
+    assert result.exit_code == 2
+    assert "Error: too few patients (4) for --split 0.8,0.1,0.1: " in result.output
+    assert "Traceback" not in result.output
+
+
+def test_low_zero_byte_labels_file_exit_2(folder):
+    empty = folder / "empty.csv"
+    empty.write_bytes(b"")
+    result = run("dataset", "build", "--images", folder / "dicom", "--labels", empty,
+                 "-o", folder / "data")  # fmt: skip
+    assert result.exit_code == 2
+    assert f"Error: {empty}: empty file (no header row)" in result.output
+
+
+def test_low_excel_switch_starts_the_error_lists_with_a_bom(folder):
+    (folder / "dicom" / "broken.dcm").write_bytes(b"\x00" * 200)
+    args = ["dataset", "build", "--images", folder / "dicom", "--labels", folder / "labels.csv",
+            "-o", folder / "data", "--size", 16, "--workers", 1]  # fmt: skip
+    args += ["--split", "0.5,0.25,0.25"]
+    assert run(*args).exit_code == 0
+    plain = (folder / "data" / "errors.csv").read_bytes()
+    assert not plain.startswith(b"\xef\xbb\xbf")
+    assert run(*args, "--excel").exit_code == 0
+    excel = (folder / "data" / "errors.csv").read_bytes()
+    assert excel == b"\xef\xbb\xbf" + plain
+    assert (folder / "data" / "unlinked.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    # pandas reads both forms the same
+    read = pd.read_csv(folder / "data" / "errors.csv", encoding="utf-8-sig")
+    assert read.to_dict("records") == [{"file": "broken.dcm", "reason": "not a DICOM file"}]

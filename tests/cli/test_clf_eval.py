@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from classifier.phantom import draw_phantom
+from classifier.demo.phantom import draw_phantom
 from cli.clf import main
 from labeler.packs import region_ids
 from tests.conftest import DemoRun
@@ -47,7 +47,7 @@ def test_evaluate_then_predict_with_confidence(run_copy: Path, tmp_path: Path) -
     assert "1 films predicted, 1 unreadable" in result.output
     table = pd.read_csv(out, keep_default_na=False)
     assert table["file"].tolist() == [str(tmp_path / "a.png"), str(tmp_path / "b.dcm")]
-    assert table["threshold"].tolist() == ["validation (youden)"] * 2
+    assert table["threshold_source"].tolist() == ["validation (youden)"] * 2
     assert table.loc[0, "film_at_0.8"] in (
         "abnormal",
         "abnormal, region uncertain",
@@ -76,7 +76,7 @@ def test_predict_without_evaluation_uses_half_and_says_so(
     result = runner.invoke(main, ["predict", str(film), "--checkpoint", str(ckpt), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "was never evaluated (no model.calibration.json)" in result.output
-    assert pd.read_csv(out)["threshold"].tolist() == ["default 0.5"]
+    assert pd.read_csv(out)["threshold_source"].tolist() == ["default 0.5"]
     result = runner.invoke(
         main,
         ["predict", str(film), "--checkpoint", str(ckpt), "-o", str(out), "--confidence", "0.9"],
@@ -122,3 +122,46 @@ def test_grid_reports_cells_it_cannot_run(
     assert set(region_ids()) <= {c.removesuffix("_auc") for c in table.columns}
     result = CliRunner().invoke(main, [*args, "--archs", "lenet"])
     assert result.exit_code == 2 and "lenet: choose from alexnet" in result.output
+
+
+def test_calibration_evaluate_on_other_data_keeps_the_runs_calibration(
+    demo_run: DemoRun, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(demo_run.run_dir, run)
+    own = run / "best.calibration.json"
+    own.write_text('{"kept": true}', encoding="utf-8")
+    other = tmp_path / "other"
+    other.mkdir()
+    source = demo_run.manifest.parent
+    for name in ("manifest.csv", "manifest.json"):
+        shutil.copy(source / name, other / name)
+    with open(other / "manifest.csv", "a", encoding="utf-8") as handle:
+        handle.write("\n")  # other data: not a byte-identical copy of the run's manifest
+    for entry in source.iterdir():
+        if entry.is_dir():
+            (other / entry.name).symlink_to(entry)
+    out = tmp_path / "report"
+    args = ["evaluate", str(run), "--data", str(other / "manifest.csv"), "-o", str(out)]
+    result = CliRunner().invoke(main, [*args, "--bootstrap", "20", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert own.read_text(encoding="utf-8") == '{"kept": true}'
+    assert (out / "best.calibration.json").is_file()
+    assert f"calibration {out / 'best.calibration.json'}" in result.output
+    assert f"its calibration {own} is left as it was" in result.output
+
+
+def test_low_predict_excel_switch_writes_a_bom_read_back_identically(
+    demo_run: DemoRun, tmp_path: Path
+) -> None:
+    film = tmp_path / "f.png"
+    draw_phantom({}, np.random.default_rng(3), size=128).save(film)
+    ckpt = demo_run.run_dir / "best.pt"
+    plain, excel = tmp_path / "plain.csv", tmp_path / "excel.csv"
+    runner = CliRunner()
+    for out, extra in ((plain, []), (excel, ["--excel"])):
+        args = ["predict", str(film), "--checkpoint", str(ckpt), "-o", str(out), *extra]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+    assert excel.read_bytes() == b"\xef\xbb\xbf" + plain.read_bytes()
+    pd.testing.assert_frame_equal(pd.read_csv(plain), pd.read_csv(excel, encoding="utf-8-sig"))

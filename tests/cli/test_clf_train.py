@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from classifier import checkpoint
+from classifier.models import checkpoint
 from cli.clf import main
 
 pytestmark = pytest.mark.filterwarnings("ignore:validation has only one class")
@@ -117,3 +117,21 @@ def test_pretrain_on_nih_then_transfer(demo: Path, tmp_path: Path) -> None:
     )
     assert code == 0, out
     assert "init: " in (tmp_path / "fine" / "config.yaml").read_text()
+
+
+def test_chestx14_without_init_and_missing_weights_name_the_option(
+    demo: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("epochs: 1\n", encoding="utf-8")
+    base = ["train", "--manifest", demo / "manifest.csv", "-o", tmp_path / "r", *SMALL]
+    code, out = _invoke(*base, "--config", config, "--pretrain", "chestx14")
+    assert code == 2
+    assert out == (
+        "Error: pretrain chestx14 needs --init CHECKPOINT (or `init:` in the config): "
+        "the ChestX-14 checkpoint to start from, made by `cxrclf pretrain`\n"
+    )
+    missing = tmp_path / "missing.pth"
+    code, out = _invoke(*base, "--pretrain", "imagenet", "--weights", missing)
+    assert code == 2
+    assert out == f"Error: ImageNet weights file {missing} (--weights) does not exist\n"

@@ -261,3 +261,61 @@ def test_extract_excel_switch_writes_a_bom_and_pandas_reads_it_back_identically(
     frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (plain, excel)]
     pd.testing.assert_frame_equal(frames[0], frames[1])
     assert frames[1]["report_id"].tolist() == ["=1+2", "A,1"]  # machine output: ids byte-exact
+
+
+def test_extract_parquet_in_and_out_round_trips_the_csv_run(tmp_path):
+    src = tmp_path / "reports.parquet"
+    REPORTS.to_parquet(src, index=False)
+    assert run("extract", "examples/reports.csv", "-o", tmp_path / "all.csv").exit_code == 0
+    want = pd.read_csv(tmp_path / "all.csv", dtype=str, keep_default_na=False).head(60)
+    result = run("extract", src, "-o", tmp_path / "labels.parquet")
+    assert result.exit_code == 0, result.output
+    assert f"read 60 reports from {src} as Parquet" in result.output
+    got = pd.read_parquet(tmp_path / "labels.parquet")
+    assert list(got.columns) == list(want.columns)
+    assert str(got["lungs"].dtype) == "Int64" and str(got["no_region_mentioned"].dtype) == "int64"
+    pd.testing.assert_frame_equal(got.astype(str), want)
+    # the labels Parquet read back as a report file: its ids and no text column
+    assert run("extract", tmp_path / "labels.parquet", "-o", tmp_path / "x.csv").exit_code == 2
+
+
+def test_extract_part_rows_writes_a_folder_of_parts_and_reads_one(tmp_path):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    for i in range(3):  # part.2 comes before part.10 when read back
+        REPORTS.iloc[i * 20 : (i + 1) * 20].to_parquet(lake / f"part.{(0, 2, 10)[i]}.parquet")
+    (lake / "_SUCCESS").write_text("")
+    out = tmp_path / "labels.parquet"
+    for _ in range(2):  # a rerun replaces the folder of parts
+        result = run("extract", lake, "-o", out, "--part-rows", "25")
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [f"part-0000{i}.parquet" for i in range(3)]
+    assert list(pd.read_parquet(out)["report_id"]) == list(REPORTS["report_id"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.parquet", "lake"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "{d}/labels.csv", "--part-rows", "5"], "--part-rows needs a Parquet output"),
+        (["-o", "{d}/r.csv", "--part-rows", "5"], "--part-rows needs a Parquet output"),
+        (["-o", "{d}/lake.parquet", "--part-rows", "5"], "a folder holding more than"),
+    ],
+)
+def test_extract_part_rows_refusals(tmp_path, args, message):
+    src = tmp_path / "r.csv"
+    src.write_text("id,text\nA,心影增大\n", encoding="utf-8")
+    (tmp_path / "lake.parquet").mkdir()
+    (tmp_path / "lake.parquet" / "keep.txt").write_text("mine")
+    result = run("extract", src, *[a.format(d=tmp_path) for a in args])
+    assert result.exit_code == 2
+    assert message in result.stderr.splitlines()[-1]
+    assert (tmp_path / "lake.parquet" / "keep.txt").read_text() == "mine"
+
+
+def test_extract_a_folder_without_parquet_parts_is_one_line_exit_2(tmp_path):
+    result = run("extract", tmp_path, "-o", tmp_path / "labels.csv")
+    assert result.exit_code == 2
+    assert (
+        result.stderr.splitlines()[-1] == f"Error: {tmp_path}: a folder without Parquet part files"
+    )

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import children, gone_within
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,28 +40,6 @@ def _corpus(path: Path, n: int = 60000) -> Path:
             parts = rng.sample(parts, len(parts))
             writer.writerow([f"R{i}", "，".join(p.format(rng.randint(1, 10**6)) for p in parts)])
     return path
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie left for a parent that no longer reaps it."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int], Path]:
@@ -87,7 +67,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int], Path]:
     workers: list[int] = []
     # wait until both workers run and the temporary outputs exist
     while time.monotonic() < deadline and proc.poll() is None:
-        workers = _children(proc.pid)
+        workers = children(proc.pid)
         if len(workers) == 2 and out.is_dir() and len(list(out.glob(".*.tmp"))) == 2:
             break
         time.sleep(0.1)
@@ -95,19 +75,12 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int], Path]:
     return proc, workers, out
 
 
-def _gone_within(pids: list[int], seconds: float) -> list[int]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.1)
-    return [p for p in pids if _alive(p)]
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigkill_of_a_two_worker_extract_leaves_no_worker_running(tmp_path):
     proc, workers, _ = _start(tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    survivors = _gone_within(workers, 5)
+    survivors = gone_within(workers, 5)
     for pid in survivors:  # do not leave them behind for the next test
         os.kill(pid, signal.SIGKILL)
     assert survivors == []
@@ -118,5 +91,5 @@ def test_sigterm_of_a_two_worker_extract_leaves_no_worker_and_no_temporary_file(
     proc, workers, out = _start(tmp_path)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 128 + signal.SIGTERM
-    assert _gone_within(workers, 5) == []
+    assert gone_within(workers, 5) == []
     assert sorted(p.name for p in out.iterdir()) == []

@@ -15,6 +15,7 @@ from labeler.audit.html import highlight, render_html
 from labeler.audit.record import HitRecord
 from labeler.io import read_reports
 from labeler.types import Report
+from tests.support import CHROMIUM_FLAGS
 
 HOSTILE = [
     "<script>alert('x')</script>两肺纹理增多。",
@@ -155,17 +156,9 @@ def test_report_ids_and_pack_text_are_escaped(base_labeler):
     assert "&lt;img src=x onerror=&quot;1&quot;&gt;" in html
 
 
-# Flags from the machine notes: without the background-networking ones Chromium tries to reach
-# Google's hosts at every start, which this closed network refuses.
 _CHROMIUM_FLAGS = [
     "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *CHROMIUM_FLAGS,
     "--enable-logging=stderr",
     "--v=0",
 ]

@@ -1,0 +1,1 @@
+"""Synthetic chest-film phantoms and demo datasets (`cxrclf demo-data`)."""

@@ -1,0 +1,164 @@
+"""A trained region classifier applied to films: checkpoint loading, preprocessing, scoring.
+
+A film file is prepared exactly as training saw its film, from the checkpoint's preprocessing
+record (classifier.run.Preprocessing) alone: the dataset builder's training image at the
+recorded side, bit depth and windowing, scaled to [0, 1] as its PNG was read, resized to the
+recorded `resize` by the same function, centre-cropped to `crop`, normalised with the recorded
+mean and std. Nothing here assumes a build size or bit depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from classifier.data.convert import training_image, unexpected_reason
+from classifier.data.dicomio import FilmError, read_film
+from classifier.models import checkpoint
+from classifier.models.checkpoint import CheckpointError, CheckpointMeta
+from classifier.models.registry import ArchSpec, create_model, get_spec
+from classifier.models.statedict import load_strict
+from classifier.run import WINDOWING, Preprocessing, Task
+from classifier.training.datasets import NORMAL, FilmDataset, LabelledImages, grey_tensor
+from classifier.training.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A region classifier in eval mode on its device, with the checkpoint's metadata."""
+
+    path: Path
+    meta: CheckpointMeta
+    spec: ArchSpec
+    net: nn.Module
+    runtime: Runtime
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(label for label in self.meta.labels if label != NORMAL)
+
+    @torch.no_grad()
+    def probabilities(self, films: torch.Tensor) -> np.ndarray:
+        """(B, outputs) sigmoid outputs for (B, 1, crop, crop) grey films in [0, 1]."""
+        prep = self.meta.preprocessing
+        logits = self.runtime.forward(self.net, films, prep.mean, prep.std)
+        return torch.sigmoid(logits).cpu().numpy()
+
+
+def load_classifier(path: Path, device: str = "auto") -> Classifier:
+    """The network of a region checkpoint (best.pt, last.pt or an exported file)."""
+    path = Path(path)
+    saved = checkpoint.load(path)
+    meta = saved.meta
+    if meta.task is not Task.REGIONS:
+        raise CheckpointError(
+            f"{path} is a {meta.task} checkpoint (NIH pretraining), not a region classifier; "
+            "use it as --init for `cxrclf train --pretrain chestx14`"
+        )
+    if meta.preprocessing.windowing != WINDOWING:
+        raise CheckpointError(
+            f"{path} was trained on films windowed {meta.preprocessing.windowing!r}; this "
+            f"version makes films only as {WINDOWING!r}"
+        )
+    model = create_model(meta.arch, len(meta.labels))
+    load_strict(model, saved.model, str(path))
+    runtime = Runtime.pick(device, channels_last=True)
+    net = runtime.place(model).eval()
+    return Classifier(path, meta, get_spec(meta.arch), net, runtime)
+
+
+def centre_crop(film: torch.Tensor, crop: int) -> torch.Tensor:
+    top = (film.shape[-2] - crop) // 2
+    left = (film.shape[-1] - crop) // 2
+    return film[..., top : top + crop, left : left + crop]
+
+
+def film_tensor(path: Path, prep: Preprocessing) -> torch.Tensor:
+    """Any film file (DICOM, PNG, JPEG) as a (1, resize, resize) tensor in [0, 1], made as the
+    training films of `prep` were: their training image, then their resize.
+
+    Raises FilmError with the reason when the file cannot be read as a grey film.
+    """
+    pixels = training_image(read_film(Path(path)), prep.build_size, prep.bit_depth)
+    return grey_tensor(pixels.astype(np.float32) / (2**prep.bit_depth - 1), prep.resize)
+
+
+def prepare_file(path: Path, prep: Preprocessing) -> torch.Tensor:
+    """The (1, crop, crop) film the network sees for a film file: what `cxrclf predict` and
+    `cxrclf heatmap` feed it, equal to training's validation view of the same film."""
+    return centre_crop(film_tensor(path, prep), prep.crop)
+
+
+class _Files(Dataset):
+    """Films from any files; an unreadable one yields a blank film and the reason."""
+
+    def __init__(self, paths: Sequence[Path], prep: Preprocessing) -> None:
+        self.paths = paths
+        self.prep = prep
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
+        blank = torch.zeros(1, self.prep.crop, self.prep.crop)
+        try:
+            return prepare_file(self.paths[index], self.prep), ""
+        except FilmError as err:
+            return blank, err.reason
+        except Exception as err:  # a reader bug must not end a batch job; it is reported
+            return blank, unexpected_reason(err)
+
+
+@dataclass(frozen=True)
+class FileScores:
+    paths: tuple[Path, ...]  # every file asked for, in order
+    scores: np.ndarray  # (files, outputs); NaN rows for unreadable files
+    reasons: tuple[str, ...]  # "" where the file was read
+
+
+def _batches(loader: Iterable, progress: bool, what: str, total: int) -> Iterable:
+    return tqdm(loader, desc=what, total=total, disable=not progress, unit="batch")
+
+
+def score_files(
+    clf: Classifier,
+    paths: Sequence[Path],
+    batch_size: int = 32,
+    workers: int = 0,
+    progress: bool = False,
+) -> FileScores:
+    """Probabilities for film files; unreadable files are kept, with NaN scores and a reason."""
+    data = _Files(list(paths), clf.meta.preprocessing)
+    loader = DataLoader(data, batch_size=batch_size, num_workers=workers)
+    scores, reasons = [], []
+    for films, why in _batches(loader, progress, "predict", len(loader)):
+        probs = clf.probabilities(films)
+        probs[np.array([bool(r) for r in why])] = np.nan
+        scores.append(probs)
+        reasons.extend(why)
+    outputs = len(clf.meta.labels)
+    matrix = np.concatenate(scores) if scores else np.empty((0, outputs), np.float32)
+    return FileScores(tuple(paths), matrix, tuple(reasons))
+
+
+def score_images(
+    clf: Classifier,
+    images: LabelledImages,
+    batch_size: int = 32,
+    workers: int = 0,
+    progress: bool = False,
+    what: str = "score",
+) -> np.ndarray:
+    """Probabilities (films, outputs) for a manifest split, with the training pipeline's
+    validation transform (PNG decode, resize, centre crop)."""
+    data = FilmDataset(images, clf.meta.resize, clf.meta.input_size, train=False)
+    loader = DataLoader(data, batch_size=batch_size, num_workers=workers)
+    out = [clf.probabilities(films) for films, _ in _batches(loader, progress, what, len(loader))]
+    return np.concatenate(out)
