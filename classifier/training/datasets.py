@@ -103,6 +103,16 @@ def _splitter(
     return part
 
 
+def refuse_missing(path: Path, images: LabelledImages) -> None:
+    """Films of a manifest that are missing are named before training starts, not met as a
+    DataLoader traceback."""
+    missing = [f for f in images.paths if not f.is_file()]
+    if missing:
+        shown = ", ".join(str(f) for f in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise DataError(f"{path}: {len(missing)} films missing: {shown}{more}")
+
+
 def grey_tensor(values: np.ndarray, size: int) -> torch.Tensor:
     """(1, size, size) float32 from grey values already scaled to [0, 1]: the one resize that
     every film goes through, in training (PNG) and prediction (film files) alike."""
@@ -159,7 +169,10 @@ class FilmDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        film = load_grey(self.images.paths[index], self.resize)
+        try:
+            film = load_grey(self.images.paths[index], self.resize)
+        except (OSError, SyntaxError, ValueError) as exc:  # PIL's errors for a broken file
+            raise DataError(f"{self.images.paths[index]}: film cannot be read: {exc}") from exc
         room = self.resize - self.crop
         params, top, left = None, room // 2, room // 2
         if self.train:

@@ -22,7 +22,7 @@ from classifier.run import Preprocessing, Task
 from classifier.training import distributed
 from classifier.training.cache import CachedLoader, Draws, FilmCache
 from classifier.training.config import Regime, TrainConfig
-from classifier.training.datasets import FilmDataset, TaskData, read_manifest
+from classifier.training.datasets import FilmDataset, TaskData, read_manifest, refuse_missing
 from classifier.training.losses import get_loss
 from classifier.training.nih import read_nih
 from classifier.training.runtime import Runtime
@@ -37,7 +37,10 @@ def load_task_data(cfg: TrainConfig) -> TaskData:
         raise TrainingError("no data: give a manifest (train) or an NIH folder (pretrain)")
     if cfg.task is Task.CHESTX14:
         return read_nih(Path(cfg.data), seed=cfg.seed)
-    return read_manifest(Path(cfg.data), aux_normal=cfg.aux_normal)
+    data = read_manifest(Path(cfg.data), aux_normal=cfg.aux_normal)
+    for images in (data.train, data.val):
+        refuse_missing(Path(cfg.data), images)
+    return data
 
 
 def build_model(cfg: TrainConfig, outputs: int, initialise: bool = True) -> nn.Module:

@@ -135,3 +135,19 @@ def test_chestx14_without_init_and_missing_weights_name_the_option(
     code, out = _invoke(*base, "--pretrain", "imagenet", "--weights", missing)
     assert code == 2
     assert out == f"Error: ImageNet weights file {missing} (--weights) does not exist\n"
+
+
+def test_low_manifest_row_whose_film_is_missing_is_one_line_exit_2(
+    demo: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(demo, data, ignore=shutil.ignore_patterns("nih"))
+    film = sorted((data / "images").glob("*.png"))[0]
+    film.unlink()
+    code, output = _invoke(
+        "train", "--manifest", data / "manifest.csv", "-o", tmp_path / "r", *SMALL
+    )
+    assert code == 2
+    assert f"{data / 'manifest.csv'}: 1 films missing: {film}" in output

@@ -19,6 +19,7 @@ from classifier.training.datasets import (
     prepare_batch,
     read_manifest,
     read_split,
+    refuse_missing,
 )
 from labeler.packs import region_ids
 
@@ -132,3 +133,19 @@ def test_prepare_batch_makes_three_normalised_channels() -> None:
     assert x.shape == (2, 3, 4, 4)
     assert torch.allclose(x[:, 0], torch.zeros(1)) and torch.allclose(x[:, 1], torch.ones(1))
     assert torch.allclose(x[:, 2], torch.full((1,), 0.5))
+
+
+def test_manifest_row_whose_film_is_missing_or_corrupt(tmp_path: Path, demo: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(demo.parent, copy)
+    manifest = copy / demo.name
+    images = read_split(manifest, "train").paths
+    images[0].unlink()
+    with pytest.raises(DataError, match=f"1 films missing: {images[0]}$"):
+        refuse_missing(manifest, read_split(manifest, "train"))
+    images[0].write_bytes(b"not a png")
+    dataset = FilmDataset(read_split(manifest, "train"), resize=64, crop=64, train=False)
+    with pytest.raises(DataError, match=f"{images[0].name}: film cannot be read"):
+        dataset[0]
