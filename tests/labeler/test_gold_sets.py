@@ -27,6 +27,7 @@ SETS = [
             "heldout14",
             "heldout15",
             "heldout16",
+            "heldout17",
             "heldout18",
         )
     ),
