@@ -14,7 +14,7 @@ from cli.options import (
     BadInput,
     encoding_option,
     id_col_option,
-    report_file_or_exit,
+    reports_or_exit,
     rules_option,
     sheet_option,
     strict_option,
@@ -29,13 +29,6 @@ from toolkit.files import formula_safe
 reports_argument = click.argument(
     "reports", type=click.Path(dir_okay=False, path_type=Path), metavar="REPORTS"
 )
-
-
-def _read(path: Path, id_col, text_cols, encoding, sheet=None):
-    source = report_file_or_exit(path, id_col, text_cols, encoding, sheet)
-    for warning in source.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return source.reports
 
 
 @click.command()
@@ -94,7 +87,8 @@ def audit(
     from toolkit.files import OutputError
 
     labeler = Labeler(load_or_exit(rules))
-    rows = sample_reports(_read(reports, id_col, text_cols, encoding, sheet), sample, seed)
+    corpus = reports_or_exit(reports, id_col, text_cols, encoding, sheet)
+    rows = sample_reports(corpus, sample, seed)
     started = time.perf_counter()
     with tqdm(total=len(rows), unit="report", disable=None, file=sys.stderr) as bar:
         result = run_audit(labeler, rows, workers=workers, show=html_reports, progress=bar.update)
@@ -158,7 +152,7 @@ def diff(reports, packs, output, max_shown, workers, id_col, text_cols, encoding
     if len(packs) != 2:
         raise click.UsageError("give --rules exactly twice: the pack before and the pack after")
     before, after = (Labeler(load_or_exit(p)) for p in packs)
-    rows = _read(reports, id_col, text_cols, encoding)
+    rows = reports_or_exit(reports, id_col, text_cols, encoding)
     try:
         changed = list(diff_packs(rows, before, after, workers=workers))
     except DiffError as exc:

@@ -82,3 +82,11 @@ def report_file_or_exit(path, id_col, text_cols, encoding, sheet):
         return read_report_file(path, id_col, text_cols, encoding, sheet)
     except ReportFileError as exc:
         raise BadInput(str(exc)) from exc
+
+
+def reports_or_exit(path, id_col, text_cols, encoding, sheet=None):
+    """The reports of a file, its warnings (blank or repeated ids) said on stderr."""
+    source = report_file_or_exit(path, id_col, text_cols, encoding, sheet)
+    for warning in source.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return source.reports

@@ -13,7 +13,7 @@ from cli.options import (
     BadInput,
     encoding_option,
     id_col_option,
-    report_file_or_exit,
+    reports_or_exit,
     rules_option,
     sheet_option,
     text_col_option,
@@ -116,11 +116,8 @@ def _new_review(
             "another folder (a new sample would orphan the answers kept in the browser)"
         )
     labeler = Labeler(load_or_exit(rules))
-    source = report_file_or_exit(reports, id_col, text_cols, encoding, sheet)
-    for warning in source.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    corpus = reports_or_exit(reports, id_col, text_cols, encoding, sheet)
     started = time.perf_counter()
-    corpus = source.reports
     with tqdm(total=len(corpus), unit="report", disable=None, file=sys.stderr) as bar:
         picked = review_sample(labeler, corpus, sample, seed, workers, progress=bar.update)
     pack = f"{labeler.pack.name} {labeler.pack.version}"
