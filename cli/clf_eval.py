@@ -15,15 +15,8 @@ from classifier.evaluation.grid import render_markdown as render_grid
 from classifier.evaluation.metrics import ThresholdRule
 from classifier.evaluation.report import summary_lines
 from classifier.files import write_text_atomic
-from classifier.inference.calibration import read_calibration
-from classifier.inference.predict import (
-    PredictError,
-    collect_films,
-    prediction_table,
-    thresholds_for,
-    tree_for,
-)
-from classifier.inference.scoring import load_classifier, score_files
+from classifier.inference.export import ExportError, Format
+from classifier.inference.predict import PredictError, predict
 from classifier.models.checkpoint import CheckpointError
 from classifier.models.registry import arch_names
 from classifier.models.statedict import KeyMismatchError
@@ -33,7 +26,7 @@ from classifier.training.datasets import DataError
 from cli.clf_train import DIR, FILE, InputError
 from cli.options import excel_option
 
-_INPUT_ERRORS = (CheckpointError, DataError, KeyMismatchError, PredictError)
+_INPUT_ERRORS = (CheckpointError, DataError, ExportError, KeyMismatchError, PredictError)
 
 
 def _rule(_ctx: click.Context, _param: click.Parameter, value: str) -> ThresholdRule:
@@ -118,7 +111,12 @@ def evaluate_command(
 
 @click.command("predict")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--checkpoint", type=FILE, required=True, help="A region checkpoint (best.pt).")
+@click.option(
+    "--checkpoint",
+    type=FILE,
+    required=True,
+    help="A region checkpoint (best.pt) or its export (.safetensors, .onnx).",
+)
 @click.option("-o", "--out", type=FILE, required=True, help="Predictions CSV.")
 @click.option(
     "--confidence",
@@ -143,31 +141,29 @@ def predict_command(
 ) -> None:
     """Region probabilities and decisions for PNG/JPEG/DICOM files or folders of them."""
     try:
-        if confidence is not None and not 0.5 < confidence <= 1:
-            raise PredictError(f"--confidence must be in (0.5, 1], got {confidence}")
-        calibration = read_calibration(checkpoint)
-        tree = tree_for(calibration, confidence, calibration_path(checkpoint))
-        clf = load_classifier(checkpoint, device)
-        films = collect_films(paths)
-        scored = score_files(clf, films, batch_size, workers, progress=not quiet)
-        thresholds = thresholds_for(clf, calibration)
-        table = prediction_table(clf, scored, thresholds, tree, confidence)
+        result = predict(checkpoint, paths, confidence, device, batch_size, workers, not quiet)
     except (*_INPUT_ERRORS, ValueError) as exc:
         raise InputError(str(exc)) from exc
-    write_text_atomic(out, table.to_csv(index=False), bom=excel)
-    failed = [(p, r) for p, r in zip(scored.paths, scored.reasons, strict=True) if r]
-    for path, reason in failed:
+    write_text_atomic(out, result.table.to_csv(index=False), bom=excel)
+    for path, reason in result.failed:
         click.echo(f"{path}: skipped: {reason}", err=True)
+    calibration, thresholds = result.calibration, result.thresholds
     if calibration is None:
+        why = (
+            "was exported without a calibration (its checkpoint had not been evaluated)"
+            if Format.of(checkpoint)
+            else f"was never evaluated (no {calibration_path(checkpoint).name})"
+        )
         click.echo(
-            f"note: {checkpoint} was never evaluated (no {calibration_path(checkpoint).name}): "
-            "decisions use threshold 0.5; run `cxrclf evaluate` to fit them on validation",
+            f"note: {checkpoint} {why}: decisions use threshold 0.5; run `cxrclf evaluate` "
+            "to fit them on validation",
             err=True,
         )
     else:
         for region, source in thresholds.sources.items():
             click.echo(f"threshold {region}: {thresholds.values[region]:.4f} ({source})", err=True)
-    click.echo(f"{len(films) - len(failed)} films predicted, {len(failed)} unreadable; {out}")
+    failed = len(result.failed)
+    click.echo(f"{len(result.table) - failed} films predicted, {failed} unreadable; {out}")
 
 
 def _names(choices: tuple[str, ...]) -> Callable[[click.Context, click.Parameter, str], list[str]]:
@@ -219,6 +215,12 @@ def _seeds(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int
 )
 @click.option("--epochs", type=int, help="Override the config's epochs in every cell.")
 @click.option("--device", help="Override the config's device.")
+@click.option(
+    "--keep-last/--no-keep-last",
+    default=None,
+    help="Override the config's keep_last: --no-keep-last leaves each finished cell best.pt "
+    "and a last.pt of a few kB.",
+)
 @click.option("--bootstrap", default=1000, show_default=True, help="Bootstrap samples per cell.")
 @click.option("--paper", is_flag=True, help="Show the paper's Table 2 figures beside ours.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
@@ -233,6 +235,7 @@ def grid_command(
     nih_dir: Path | None,
     epochs: int | None,
     device: str | None,
+    keep_last: bool | None,
     bootstrap: int,
     paper: bool,
     quiet: bool,
@@ -244,7 +247,8 @@ def grid_command(
     """
     try:
         settings = load_yaml(config_file) if config_file is not None else {}
-        settings |= {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}
+        given = (("epochs", epochs), ("device", device), ("keep_last", keep_last))
+        settings |= {k: v for k, v in given if v is not None}
         resolve(None, **settings)  # a bad setting fails here, not in every cell
         spec = GridSpec(data, out_dir, settings, init_dir, nih_dir, bootstrap, paper, not quiet)
         cells = plan(archs, regimes, seeds)

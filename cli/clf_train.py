@@ -47,6 +47,11 @@ _SETTINGS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         help="Keep the films on the device, augment there (default: on with CUDA).",
     ),
     click.option("--seed", type=int),
+    click.option(
+        "--keep-last/--no-keep-last",
+        default=None,
+        help="Keep last.pt's weights and optimizer when the run ends (default: keep).",
+    ),
     click.option("--device", help="auto, cpu, cuda or cuda:N."),
     click.option("--quiet", is_flag=True, help="No progress bars."),
 ]

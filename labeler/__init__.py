@@ -12,7 +12,9 @@ Importing this package loads the pipeline and pandas only: pyspark and dask are 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from toolkit.lazy import lazy_exports
 
 __all__ = ["Labeler", "Result", "get_labeler", "label", "label_dask", "label_frame", "label_spark"]
 
@@ -32,16 +34,4 @@ if TYPE_CHECKING:
     from labeler.labeler import Labeler
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: `import labeler.io` (the CLI) does not load the whole pipeline for nothing.
-    if name not in _WHERE:
-        raise AttributeError(f"module 'labeler' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports("labeler", _WHERE, globals())

@@ -19,7 +19,15 @@ import pandas as pd
 from classifier.data.dicomio import RASTER_SUFFIXES
 from classifier.inference import labeltree
 from classifier.inference.calibration import Calibration
-from classifier.inference.scoring import Classifier, FileScores
+from classifier.inference.export import Format
+from classifier.inference.scoring import (
+    FileScores,
+    Scorer,
+    calibration_of,
+    calibration_where,
+    load_scorer,
+    score_files,
+)
 from classifier.training.datasets import NORMAL
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
@@ -70,7 +78,7 @@ class Thresholds:
         return "; ".join(f"{r}: {s}" for r, s in self.sources.items())
 
 
-def thresholds_for(clf: Classifier, calibration: Calibration | None) -> Thresholds:
+def thresholds_for(clf: Scorer, calibration: Calibration | None) -> Thresholds:
     fitted = calibration.thresholds if calibration is not None else {}
     values: dict[str, float] = {}
     sources: dict[str, str] = {}
@@ -86,12 +94,17 @@ def thresholds_for(clf: Classifier, calibration: Calibration | None) -> Threshol
 def tree_for(
     calibration: Calibration | None, confidence: float | None, where: Path
 ) -> labeltree.LabelTree | None:
-    """The label tree --confidence needs; refused with the reason evaluate recorded for none."""
+    """The label tree --confidence needs; refused with the reason evaluate recorded for none.
+    `where` is the calibration's file (scoring.calibration_where): beside a checkpoint, or
+    the exported model that embeds it."""
     if confidence is None:
         return None
     if calibration is None:
+        missing = (
+            f"{where.name} was exported without one" if Format.of(where) else f"no {where.name}"
+        )
         raise PredictError(
-            f"--confidence needs the label tree fitted by `cxrclf evaluate` (no {where.name})"
+            f"--confidence needs the label tree fitted by `cxrclf evaluate` ({missing})"
         )
     if calibration.tree is None:
         reason = calibration.tree_error or "no reason recorded"
@@ -100,7 +113,7 @@ def tree_for(
 
 
 def prediction_table(
-    clf: Classifier,
+    clf: Scorer,
     scored: FileScores,
     thresholds: Thresholds,
     tree: labeltree.LabelTree | None = None,
@@ -129,7 +142,7 @@ def prediction_table(
 
 def _add_tree(
     table: pd.DataFrame,
-    clf: Classifier,
+    clf: Scorer,
     scored: FileScores,
     ok: np.ndarray,
     tree: labeltree.LabelTree,
@@ -150,3 +163,37 @@ def _add_tree(
     table[f"film_at_{confidence:g}"] = verdict
     table["confident_regions"] = confident
     table["uncertain_regions"] = uncertain
+
+
+@dataclass(frozen=True)
+class Predictions:
+    table: pd.DataFrame  # prediction_table's columns, one row per film, in order
+    thresholds: Thresholds
+    calibration: Calibration | None  # what the decisions obeyed (calibration_of)
+    failed: tuple[tuple[Path, str], ...]  # unreadable films and why
+
+
+def predict(
+    model: Scorer | Path,
+    paths: Iterable[Path],
+    confidence: float | None = None,
+    device: str = "auto",
+    batch_size: int = 32,
+    workers: int = 0,
+    progress: bool = False,
+) -> Predictions:
+    """`cxrclf predict`: films and folders of films scored and decided with the model's
+    calibration (and its label tree with a confidence). A model given as a file is loaded on
+    `device` after its calibration was found fit for the request, so a refusal comes first."""
+    if confidence is not None and not 0.5 < confidence <= 1:
+        raise PredictError(f"--confidence must be in (0.5, 1], got {confidence}")
+    path = model if isinstance(model, Path) else model.path
+    calibration = calibration_of(path)
+    tree = tree_for(calibration, confidence, calibration_where(path))
+    clf = load_scorer(path, device) if isinstance(model, Path) else model
+    films = collect_films(paths)
+    scored = score_files(clf, films, batch_size, workers, progress)
+    thresholds = thresholds_for(clf, calibration)
+    table = prediction_table(clf, scored, thresholds, tree, confidence)
+    failed = tuple((p, r) for p, r in zip(scored.paths, scored.reasons, strict=True) if r)
+    return Predictions(table, thresholds, calibration, failed)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -21,13 +22,37 @@ from tqdm import tqdm
 
 from classifier.data.convert import training_image, unexpected_reason
 from classifier.data.dicomio import FilmError, read_film
+from classifier.inference.calibration import Calibration, read_calibration
+from classifier.inference.export import (
+    INPUT,
+    OUTPUTS,
+    Format,
+    read_onnx,
+    read_safetensors,
+)
 from classifier.models import checkpoint
-from classifier.models.checkpoint import CheckpointError, CheckpointMeta
-from classifier.models.registry import ArchSpec, create_model, get_spec
-from classifier.models.statedict import load_strict
-from classifier.run import WINDOWING, Preprocessing, Task
+from classifier.models.checkpoint import CheckpointError, CheckpointMeta, network
+from classifier.models.registry import ArchSpec, get_spec
+from classifier.run import WINDOWING, Preprocessing, Task, calibration_path
 from classifier.training.datasets import NORMAL, FilmDataset, LabelledImages, grey_tensor
 from classifier.training.runtime import Runtime
+
+
+def _regions(meta: CheckpointMeta) -> tuple[str, ...]:
+    return tuple(label for label in meta.labels if label != NORMAL)
+
+
+class Scorer(Protocol):
+    """What prediction needs of a model: its file, metadata and probabilities for films.
+    A `Classifier` (PyTorch) and an `OnnxClassifier` (ONNX Runtime) both are one."""
+
+    path: Path
+    meta: CheckpointMeta
+
+    @property
+    def regions(self) -> tuple[str, ...]: ...
+
+    def probabilities(self, films: torch.Tensor) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -42,7 +67,7 @@ class Classifier:
 
     @property
     def regions(self) -> tuple[str, ...]:
-        return tuple(label for label in self.meta.labels if label != NORMAL)
+        return _regions(self.meta)
 
     @torch.no_grad()
     def probabilities(self, films: torch.Tensor) -> np.ndarray:
@@ -52,11 +77,26 @@ class Classifier:
         return torch.sigmoid(logits).cpu().numpy()
 
 
-def load_classifier(path: Path, device: str = "auto") -> Classifier:
-    """The network of a region checkpoint (best.pt, last.pt or an exported file)."""
-    path = Path(path)
-    saved = checkpoint.load(path)
-    meta = saved.meta
+@dataclass(frozen=True)
+class OnnxClassifier:
+    """An exported ONNX model run by ONNX Runtime (no PyTorch network: no heatmaps)."""
+
+    path: Path
+    meta: CheckpointMeta
+    session: Any  # onnxruntime.InferenceSession
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return _regions(self.meta)
+
+    def probabilities(self, films: torch.Tensor) -> np.ndarray:
+        x = np.ascontiguousarray(films.numpy(), dtype=np.float32)
+        (probs,) = self.session.run([OUTPUTS[1]], {INPUT: x})
+        return probs
+
+
+def _checked(meta: CheckpointMeta, path: Path) -> CheckpointMeta:
+    """A region model whose films this version can make."""
     if meta.task is not Task.REGIONS:
         raise CheckpointError(
             f"{path} is a {meta.task} checkpoint (NIH pretraining), not a region classifier; "
@@ -67,11 +107,76 @@ def load_classifier(path: Path, device: str = "auto") -> Classifier:
             f"{path} was trained on films windowed {meta.preprocessing.windowing!r}; this "
             f"version makes films only as {WINDOWING!r}"
         )
-    model = create_model(meta.arch, len(meta.labels))
-    load_strict(model, saved.model, str(path))
+    return meta
+
+
+def load_classifier(path: Path, device: str = "auto") -> Classifier:
+    """The PyTorch network of a region checkpoint (best.pt, last.pt) or a .safetensors export."""
+    path = Path(path)
+    fmt = Format.of(path)
+    if fmt is Format.ONNX:
+        raise CheckpointError(
+            f"{path} is an ONNX export, which holds no PyTorch network; give the checkpoint "
+            "or its .safetensors export"
+        )
+    if fmt is Format.SAFETENSORS:
+        exported, state = read_safetensors(path)
+        meta = exported.meta
+    else:
+        saved = checkpoint.load(path)
+        meta, state = saved.meta, saved.model
+    _checked(meta, path)
     runtime = Runtime.pick(device, channels_last=True)
-    net = runtime.place(model).eval()
+    net = runtime.place(network(meta, state, str(path)))
     return Classifier(path, meta, get_spec(meta.arch), net, runtime)
+
+
+def _onnx_providers(device: str) -> list[str]:
+    import onnxruntime
+
+    cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    if device.startswith("cuda") and not cuda:
+        raise CheckpointError(f"--device {device}: this onnxruntime has no CUDA provider")
+    if device == "cpu" or not cuda:
+        return ["CPUExecutionProvider"]
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def load_onnx(path: Path, device: str = "auto") -> OnnxClassifier:
+    """An exported .onnx model in an ONNX Runtime session."""
+    path = Path(path)
+    exported, data = read_onnx(path)
+    meta = _checked(exported.meta, path)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(data, providers=_onnx_providers(device))
+    return OnnxClassifier(path, meta, session)
+
+
+def load_scorer(path: Path, device: str = "auto") -> Classifier | OnnxClassifier:
+    """Any model `cxrclf predict` takes: a checkpoint, a .safetensors or an .onnx export."""
+    if Format.of(Path(path)) is Format.ONNX:
+        return load_onnx(path, device)
+    return load_classifier(path, device)
+
+
+def calibration_where(path: Path) -> Path:
+    """The file `calibration_of(path)` reads: beside the model, or the export itself."""
+    beside = calibration_path(path)
+    return path if Format.of(path) and not beside.is_file() else beside
+
+
+def calibration_of(path: Path) -> Calibration | None:
+    """The calibration prediction obeys for a model file: the one `cxrclf evaluate` saved
+    beside it, else (for an export) the one embedded when it was exported."""
+    path = Path(path)
+    beside = read_calibration(path)
+    fmt = Format.of(path)
+    if beside is not None or fmt is None:
+        return beside
+    if fmt is Format.SAFETENSORS:
+        return read_safetensors(path, weights=False)[0].calibration
+    return read_onnx(path)[0].calibration
 
 
 def centre_crop(film: torch.Tensor, crop: int) -> torch.Tensor:
@@ -128,7 +233,7 @@ def _batches(loader: Iterable, progress: bool, what: str, total: int) -> Iterabl
 
 
 def score_files(
-    clf: Classifier,
+    clf: Scorer,
     paths: Sequence[Path],
     batch_size: int = 32,
     workers: int = 0,

@@ -11,7 +11,7 @@ import torch
 import torchvision
 from torch import nn
 
-from classifier.models.registry import ArchSpec, head_prefix
+from classifier.models.registry import ArchSpec, create_model, head_prefix
 from classifier.models.statedict import as_state_dict, load_strict
 from classifier.run import Preprocessing, RecordError, Task
 from toolkit.files import atomic_open
@@ -185,6 +185,18 @@ def load(path: Path) -> Checkpoint:
     )
 
 
+def network(meta: CheckpointMeta, state: dict[str, torch.Tensor], where: str) -> nn.Module:
+    """The network `meta` describes with `state` loaded, in eval mode on the CPU."""
+    if not state:
+        raise CheckpointError(
+            f"{where} holds no weights: its run ended with --no-keep-last, which keeps them "
+            "in best.pt only"
+        )
+    model = create_model(meta.arch, len(meta.labels))
+    load_strict(model, state, where)
+    return model.eval()
+
+
 def load_backbone(model: nn.Module, spec: ArchSpec, path: Path) -> None:
     """Initialise every layer but the head from a checkpoint of the same architecture.
 
@@ -197,6 +209,8 @@ def load_backbone(model: nn.Module, spec: ArchSpec, path: Path) -> None:
         if meta.arch != spec.name:
             raise CheckpointError(f"{path} holds a {meta.arch} model, not {spec.name}")
         state = obj["model"]
+        if not state:
+            raise CheckpointError(f"{path} holds no weights (a run ended with --no-keep-last)")
     else:
         state = as_state_dict(obj, str(path))
     load_strict(model, state, str(path), ignore=[head_prefix(spec)])

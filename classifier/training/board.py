@@ -1,15 +1,21 @@
 """TensorBoard scalars per epoch, when the `tensorboard` package is installed.
 
 history.csv is always the record; the event files under RUN/tensorboard are a view of the same
-rows for `tensorboard --logdir RUN/tensorboard`. Without tensorboard, nothing is written.
+rows for `tensorboard --logdir RUN/tensorboard`. Without tensorboard (an optional extra), a
+one-line notice says so after the first epoch and nothing else is written.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 FOLDER = "tensorboard"
+NOTICE = (
+    "note: tensorboard is not installed, so no TensorBoard view is written (history.csv has "
+    "every epoch); pip install 'cxr-toolkit[tensorboard]' for one"
+)
 
 # history.csv column → TensorBoard tag; per-label AUCs go under auc/<label>.
 TAGS = {
@@ -44,6 +50,7 @@ class Board:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is not installed
+                print(NOTICE, file=sys.stderr)
                 return None
             self._writer = SummaryWriter(str(self.run_dir / FOLDER))
         return self._writer

@@ -79,6 +79,9 @@ class TrainConfig(BaseModel):
     # Films decoded once and kept on the training device, augmented there in batch
     # (classifier.training.cache); None: on with CUDA, off on the CPU.
     film_cache: bool | None = None
+    # False: when the run ends, last.pt keeps only the counters and history (a few kB; the
+    # weights stay in best.pt), so a grid does not fill a disk; an interrupted run keeps it all.
+    keep_last: bool = True
 
     @field_validator("arch")
     @classmethod

@@ -30,7 +30,7 @@ from classifier.training.parts import (
     checkpoint_meta,
     epoch_loader,
 )
-from classifier.training.rundir import RunFolder
+from classifier.training.rundir import PRUNED, RunFolder
 from classifier.training.validate import label_aucs, mean_auc
 
 __all__ = ["Loop", "TrainResult", "TrainingError", "resume", "train"]
@@ -218,6 +218,8 @@ class Loop:
                         f"{row['val_loss']:.4f}, val mean AUC {row['val_mean_auc']:.4f}"
                         + (" (best)" if improved else "")
                     )
+            if self.folder is not None and not cfg.keep_last:
+                self.folder.prune_last()
         finally:
             if self.folder is not None:
                 self.folder.close()
@@ -245,6 +247,15 @@ def resume(run_dir: Path, progress: bool = True) -> TrainResult:
     RunFolder.check_resumable(run_dir)
     cfg = resolve(run_dir / CONFIG)
     saved = checkpoint.load(run_dir / LAST)
+    state = saved.train_state
+    if state.get(PRUNED):  # finished with --no-keep-last: nothing left to train
+        return TrainResult(
+            run_dir,
+            state["epoch"],
+            state["best_epoch"],
+            state["best_score"],
+            stopped_early=state["bad_epochs"] >= cfg.patience,
+        )
     with distributed.process_group(cfg.device) as group:
         parts = build_parts(cfg, initialise=False, group=group)
         loop = Loop(parts, RunFolder(run_dir) if group.main else None, progress)

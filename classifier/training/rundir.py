@@ -20,6 +20,10 @@ from classifier.training.board import Board
 from classifier.training.config import TrainConfig
 from classifier.training.parts import TrainingError
 
+# What a pruned last.pt keeps of the loop state: enough for `--resume` to report the run.
+FINISHED_STATE = ("epoch", "best_score", "best_epoch", "bad_epochs", "history")
+PRUNED = "pruned"
+
 
 def history_csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
@@ -65,6 +69,14 @@ class RunFolder:
         checkpoint.save(self.path / LAST, checkpoint.Checkpoint(meta, weights, state))
         write_text_atomic(self.path / HISTORY, history_csv(state["history"]))
         self.board.write(row)
+
+    def prune_last(self) -> None:
+        """Rewrite a finished run's last.pt with its counters and history only: the weights
+        stay in best.pt, and `--resume` still finds the run finished and returns at once."""
+        saved = checkpoint.load(self.path / LAST)
+        kept = {key: saved.train_state[key] for key in FINISHED_STATE}
+        pruned = checkpoint.Checkpoint(saved.meta, {}, kept | {PRUNED: True})
+        checkpoint.save(self.path / LAST, pruned)
 
     def close(self) -> None:
         self.board.close()

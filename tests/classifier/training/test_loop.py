@@ -11,9 +11,10 @@ import torch
 from classifier.demo.data import write_demo, write_nih_demo
 from classifier.models import checkpoint, registry
 from classifier.run import WINDOWING, FilmFormat, Preprocessing
+from classifier.training.board import NOTICE
 from classifier.training.config import TrainConfig
 from classifier.training.datasets import FilmDataset, prepare_batch
-from classifier.training.loop import TrainingError, resume, train
+from classifier.training.loop import TrainingError, TrainResult, resume, train
 from classifier.training.losses import get_loss
 from classifier.training.parts import build_model
 from labeler.packs import region_ids
@@ -201,10 +202,53 @@ def test_tensorboard_scalars_per_epoch(manifest: Path, tmp_path: Path) -> None:
     assert [e.value for e in val] == pytest.approx([float(r["val_loss"]) for r in rows])
 
 
-def test_without_tensorboard_only_history_is_written(
-    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_without_tensorboard_only_history_is_written_and_one_line_says_so(
+    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
     run = tmp_path / "run"
-    train(_cfg(manifest, epochs=1), run, progress=False)
+    train(_cfg(manifest, epochs=2), run, progress=False)
     assert (run / "history.csv").is_file() and not (run / "tensorboard").exists()
+    notes = [line for line in capsys.readouterr().err.splitlines() if "tensorboard" in line]
+    assert notes == [NOTICE]
+    assert "pip install 'cxr-toolkit[tensorboard]'" in NOTICE
+
+
+def test_no_keep_last_leaves_a_few_kilobytes_that_resume_reads(
+    manifest: Path, tmp_path: Path
+) -> None:
+    kept = train(_cfg(manifest, epochs=2), tmp_path / "kept", progress=False)
+    run = tmp_path / "pruned"
+    result = train(_cfg(manifest, epochs=2, keep_last=False), run, progress=False)
+    assert result == TrainResult(run, 2, result.best_epoch, result.best_score, False)
+    last = checkpoint.load(run / "last.pt")
+    assert last.model == {} and last.train_state["pruned"] is True
+    size = (run / "last.pt").stat().st_size
+    assert size < 20_000 < (kept.run_dir / "last.pt").stat().st_size
+    best = checkpoint.load(run / "best.pt").model
+    assert best.keys() == checkpoint.load(kept.run_dir / "best.pt").model.keys()
+    # The run is finished: resume returns the same result at once, train refuses the folder.
+    assert resume(run, progress=False) == result
+    with pytest.raises(TrainingError, match="already holds a run"):
+        train(_cfg(manifest, keep_last=False), run, progress=False)
+    assert list(csv.DictReader((run / "history.csv").open()))[-1]["epoch"] == "2"
+
+
+def test_no_keep_last_keeps_everything_of_an_interrupted_run(
+    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = FilmDataset.set_epoch
+
+    def killed_in_epoch_two(self: FilmDataset, epoch: int) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+        real(self, epoch)
+
+    monkeypatch.setattr(FilmDataset, "set_epoch", killed_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(manifest, epochs=2, keep_last=False), tmp_path / "cut", progress=False)
+    monkeypatch.setattr(FilmDataset, "set_epoch", real)
+    last = checkpoint.load(tmp_path / "cut" / "last.pt")
+    assert last.model and "optimizer" in last.train_state
+    assert resume(tmp_path / "cut", progress=False).epochs_run == 2
+    assert checkpoint.load(tmp_path / "cut" / "last.pt").model == {}
