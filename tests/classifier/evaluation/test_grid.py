@@ -45,7 +45,9 @@ def test_grid_fills_every_cell_and_resumes(
         spec = registry.get_spec(arch)
         registry.imagenet_weight_path(spec).parent.mkdir(parents=True, exist_ok=True)
         torch.save(spec.build().state_dict(), registry.imagenet_weight_path(spec))
-    spec = GridSpec(manifest, tmp_path / "grid", SETTINGS, bootstrap=50, paper=True)
+    # keep_last false (`grid --no-keep-last`): finished cells keep best.pt and a tiny last.pt.
+    settings = SETTINGS | {"keep_last": False}
+    spec = GridSpec(manifest, tmp_path / "grid", settings, bootstrap=50, paper=True)
     cells = plan(archs, ("none", "imagenet"), (0,))
     seen: list[CellResult] = []
     results = run_grid(spec, cells, seen.append)
@@ -71,7 +73,9 @@ def test_grid_fills_every_cell_and_resumes(
     assert "| from scratch | alexnet |" in markdown and "(0.764) | 1 |" in markdown
     assert "–" not in markdown
     for cell in cells:
-        assert (tmp_path / "grid" / "cells" / cell.name / "eval-test" / "metrics.json").is_file()
+        folder = tmp_path / "grid" / "cells" / cell.name
+        assert (folder / "eval-test" / "metrics.json").is_file()
+        assert (folder / "last.pt").stat().st_size < 20_000 < (folder / "best.pt").stat().st_size
 
     # Again: every run is finished, so nothing is trained and the figures are the same.
     mtime = (tmp_path / "grid" / "cells" / cells[0].name / "last.pt").stat().st_mtime_ns
