@@ -7,15 +7,11 @@ Vulture reads this file as code: an attribute named here counts as used.
 
 from classifier.data.dicomio import Header
 from classifier.data.transforms import AugmentParams
-from classifier.models.registry import ArchSpec
 
 # link.KEYS names the header fields a --key reads; link.py takes them with getattr.
 Header.accession
 Header.study_uid
 Header.study_date
-# Registry metadata (the stem the ImageNet weights enter by), read by the registry tests and by
-# anyone adapting a network to one-channel input; no pipeline step needs it yet.
-ArchSpec.first_conv
 # The reader of the manifest's `augment` column, for anyone redoing an offline augmentation.
 AugmentParams.from_json
 # io.RawIOBase's protocol, called by io and pydicom's reader on the lazily inflated stream.

@@ -195,6 +195,17 @@ class Preprocessing:
             raise RecordError(f"{where}: no preprocessing record")
         film = data.get("film")
         film = FilmFormat.from_dict(film, where) if film is not None else None
+        labels = data.get("labels", [])  # missing: "incomplete" below
+        if not isinstance(labels, list) or not all(isinstance(v, str) for v in labels):
+            raise RecordError(f"{where}: labels must be a list of names, got {labels!r}")
+        if len(set(labels)) != len(labels):
+            raise RecordError(f"{where}: labels {labels} name an output twice")
+        for side in ("resize", "crop"):
+            value = data.get(side, 0)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise RecordError(
+                    f"{where}: {side} must be a whole number of pixels, got {value!r}"
+                )
         try:
             record = cls(
                 film=film,

@@ -23,10 +23,19 @@ from classifier.models.statedict import KeyMismatchError
 from classifier.run import calibration_path
 from classifier.training.config import PRETRAIN, ConfigError, load_yaml, resolve
 from classifier.training.datasets import DataError
+from classifier.training.runtime import DeviceError
 from cli.clf_train import DIR, FILE, InputError
 from cli.options import excel_option
+from toolkit.files import same_output
 
-_INPUT_ERRORS = (CheckpointError, DataError, ExportError, KeyMismatchError, PredictError)
+_INPUT_ERRORS = (
+    CheckpointError,
+    DataError,
+    DeviceError,
+    ExportError,
+    KeyMismatchError,
+    PredictError,
+)
 
 
 def _rule(_ctx: click.Context, _param: click.Parameter, value: str) -> ThresholdRule:
@@ -140,6 +149,9 @@ def predict_command(
     excel: bool,
 ) -> None:
     """Region probabilities and decisions for PNG/JPEG/DICOM files or folders of them."""
+    for given in (checkpoint, *paths):
+        if same_output(out, given):
+            raise click.BadParameter(f"{out} is also an input ({given})", param_hint="-o")
     try:
         result = predict(checkpoint, paths, confidence, device, batch_size, workers, not quiet)
     except (*_INPUT_ERRORS, ValueError) as exc:

@@ -11,6 +11,7 @@ from classifier.models.checkpoint import CheckpointError
 from classifier.models.statedict import KeyMismatchError
 from classifier.run import BEST
 from cli.clf_train import FILE, InputError
+from toolkit.files import same_output
 
 
 def _format(out: Path, given: str | None) -> Format:
@@ -42,7 +43,7 @@ def _format(out: Path, given: str | None) -> Format:
     "--opset",
     default=DEFAULT_OPSET,
     show_default=True,
-    help="ONNX opset (17 or later).",
+    help="ONNX opset (18 or later).",
 )
 def export_command(run_or_checkpoint: Path, out: Path, fmt: str | None, opset: int) -> None:
     """Write a region or ChestX-14 checkpoint for use outside the toolkit.
@@ -56,6 +57,8 @@ def export_command(run_or_checkpoint: Path, out: Path, fmt: str | None, opset: i
     """
     fmt_ = _format(out, fmt)
     source = run_or_checkpoint / BEST if run_or_checkpoint.is_dir() else run_or_checkpoint
+    if same_output(out, source):
+        raise click.BadParameter(f"{out} is the model being exported", param_hint="-o")
     try:
         result = export(source, out, fmt_, opset)
     except (CheckpointError, ExportError, KeyMismatchError) as exc:

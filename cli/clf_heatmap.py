@@ -10,6 +10,7 @@ import torch
 
 from classifier.data.convert import unexpected_reason
 from classifier.data.dicomio import FilmError
+from classifier.inference.export import ExportError
 from classifier.inference.heatmap import (
     METHODS,
     OVERLAY_SIDE,
@@ -21,6 +22,7 @@ from classifier.inference.heatmap import (
 from classifier.inference.scoring import Classifier, load_classifier
 from classifier.models.checkpoint import CheckpointError
 from classifier.models.statedict import KeyMismatchError
+from classifier.training.runtime import DeviceError
 from cli.clf_train import DIR, FILE, InputError
 
 ALL = "all"
@@ -78,7 +80,7 @@ def heatmap_command(
         raise InputError(f"several images named {', '.join(clashes)}: their outputs would clash")
     try:
         clf = load_classifier(checkpoint_path, device)
-    except (CheckpointError, KeyMismatchError) as exc:
+    except (CheckpointError, DeviceError, ExportError, KeyMismatchError) as exc:
         raise InputError(str(exc)) from exc
     regions = clf.regions if region == ALL else (region,)
     unknown = [r for r in regions if r not in clf.regions]

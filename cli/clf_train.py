@@ -18,6 +18,7 @@ from classifier.training.datasets import DataError
 from classifier.training.distributed import is_main
 from classifier.training.loop import TrainingError, TrainResult, resume, train
 from classifier.training.losses import LOSSES
+from classifier.training.runtime import DeviceError
 
 FILE = click.Path(path_type=Path, dir_okay=False)
 DIR = click.Path(path_type=Path, file_okay=False)
@@ -72,7 +73,14 @@ class InputError(click.ClickException):
 def _run(start: Callable[[], TrainResult]) -> None:
     try:
         result = start()
-    except (ConfigError, DataError, CheckpointError, KeyMismatchError, MissingWeightsError) as e:
+    except (
+        ConfigError,
+        DataError,
+        CheckpointError,
+        DeviceError,
+        KeyMismatchError,
+        MissingWeightsError,
+    ) as e:
         raise InputError(str(e)) from e
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -14,6 +14,7 @@ Temporary files are registered while they exist, so a SIGTERM handler can remove
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import stat
@@ -75,6 +76,21 @@ def _cannot(path: str | Path, exc: OSError) -> OutputError:
     if isinstance(exc, FileNotFoundError | NotADirectoryError | FileExistsError):
         reason = f"{reason} (is a parent a file, or a folder that cannot hold files?)"
     return OutputError(f"cannot write {path}: {reason}")
+
+
+# What a write itself can meet (a full disk or quota, /dev/full, a file too large, a failing
+# device): reported as the output's fault, one line, not a traceback.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+@contextlib.contextmanager
+def _write_errors(path: str | Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _WRITE_ERRNOS:
+            raise _cannot(path, exc) from exc
+        raise
 
 
 def _regular_target(path: Path) -> Path | None:
@@ -153,7 +169,7 @@ def atomic_open(
             handle = open(path, mode, **text_args)  # noqa: SIM115 - closed below
         except OSError as exc:
             raise _cannot(path, exc) from exc
-        with handle:
+        with _write_errors(path), handle:
             yield handle
         return
     try:
@@ -165,7 +181,7 @@ def atomic_open(
         _LIVE.add(key)
     try:
         os.chmod(tmp, file_mode())
-        with os.fdopen(fd, mode, **text_args) as handle:
+        with _write_errors(path), os.fdopen(fd, mode, **text_args) as handle:
             yield handle
             handle.flush()
             if fsync:

@@ -16,10 +16,8 @@ to bottom as that order, with stats.md rendered from the same result at the end.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
-import stat
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import nullcontext
@@ -34,7 +32,13 @@ from tqdm import tqdm
 
 from classifier.data.balance import balance
 from classifier.data.convert import ConvertJob, convert
-from classifier.data.dicomio import FileError, Header, header_or_reason, is_raster
+from classifier.data.dicomio import (
+    FileError,
+    Header,
+    header_or_reason,
+    is_raster,
+    not_a_file_reason,
+)
 from classifier.data.link import (
     InputError,
     Labels,
@@ -67,9 +71,6 @@ R = TypeVar("R")
 
 # Files an image folder commonly holds that are not films.
 SKIPPED_NAMES = frozenset({"DICOMDIR"})
-SYMLINK_LOOP = "symlink loop (skipped)"
-BROKEN_SYMLINK = "broken symlink: its target does not exist (skipped)"
-NOT_REGULAR = "not a regular file, skipped"
 
 
 @dataclass(frozen=True)
@@ -125,28 +126,6 @@ def scan(images: Path, exclude: Sequence[Path] = ()) -> tuple[list[str], list[Fi
             else:
                 found.append(relative)
     return sorted(found), sorted(skipped, key=lambda e: e.file)
-
-
-def not_a_file_reason(path: Path) -> str:
-    """Why `path` cannot be read as a film file, without opening it; "" for a regular file."""
-    try:
-        info = os.stat(path)  # follows symlinks
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            return SYMLINK_LOOP
-        if path.is_symlink() and isinstance(err, FileNotFoundError):
-            return BROKEN_SYMLINK
-        return f"unreadable file ({err.strerror or err})"
-    if stat.S_ISREG(info.st_mode):
-        return ""
-    kind = (
-        "FIFO"
-        if stat.S_ISFIFO(info.st_mode)
-        else "socket"
-        if stat.S_ISSOCK(info.st_mode)
-        else "device or other special file"
-    )
-    return f"{NOT_REGULAR} ({kind})"
 
 
 def film_id(file: str) -> str:

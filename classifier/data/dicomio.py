@@ -13,6 +13,9 @@ and its two map types, the DICOM reader and the PNG/JPEG reader all produce the 
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,9 @@ BAD_VOI = "invalid VOI window or LUT"
 NOT_RASTER = "unreadable image file"
 COLOUR = "colour image (RGB channels differ)"
 TRUNCATED = "truncated DICOM file (it ends inside its data)"
+SYMLINK_LOOP = "symlink loop (skipped)"
+BROKEN_SYMLINK = "broken symlink: its target does not exist (skipped)"
+NOT_REGULAR = "not a regular file, skipped"
 # Values above this many bytes are not read while checking a file is whole (pixel data).
 _DEFER_BYTES = 4096
 _UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -208,7 +214,34 @@ def header_or_reason(path: Path) -> Header | str:
         return err.reason
 
 
+def not_a_file_reason(path: Path) -> str:
+    """Why `path` cannot be read as a film file, without opening it; "" for a regular file."""
+    try:
+        info = os.stat(path)  # follows symlinks
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return SYMLINK_LOOP
+        if path.is_symlink() and isinstance(err, FileNotFoundError):
+            return BROKEN_SYMLINK
+        return f"unreadable file ({err.strerror or err})"
+    if stat.S_ISREG(info.st_mode):
+        return ""
+    kind = (
+        "FIFO"
+        if stat.S_ISFIFO(info.st_mode)
+        else "socket"
+        if stat.S_ISSOCK(info.st_mode)
+        else "device or other special file"
+    )
+    return f"{NOT_REGULAR} ({kind})"
+
+
 def read_film(path: Path) -> Film:
+    """A film file read as grey pixels; FilmError with the reason when it cannot be. A FIFO,
+    socket or device is never opened (it could block or never end)."""
+    reason = not_a_file_reason(Path(path))
+    if reason:
+        raise FilmError(reason)
     return _read_raster(path) if is_raster(path) else _read_dicom(path)
 
 

@@ -46,19 +46,40 @@ class Calibration:
     def from_dict(cls, data: Any, where: str) -> Calibration:
         if not isinstance(data, dict) or data.get("format") != CALIBRATION_FORMAT:
             raise ValueError(f"{where}: not a cxrclf calibration file")
+        if data.get("version") != 1:
+            raise ValueError(f"{where}: calibration version {data.get('version')!r}, this reads 1")
         try:
             tree = data["label_tree"]
             return cls(
                 checkpoint=str(data["checkpoint"]),
                 rule=str(data["rule"]),
-                thresholds={
-                    k: math.nan if v is None else float(v) for k, v in data["thresholds"].items()
-                },
+                thresholds=_thresholds(data["thresholds"]),
                 tree=LabelTree.from_dict(tree) if tree is not None else None,
                 tree_error=str(data.get("label_tree_error", "")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: bad calibration file ({exc})") from exc
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: bad calibration ({exc})") from exc
+
+    def regions(self) -> set[str]:
+        """Every region it names: its thresholds' and its label tree's."""
+        return set(self.thresholds) | (set(self.tree.regions) if self.tree is not None else set())
+
+
+def _thresholds(data: Any) -> dict[str, float]:
+    """Region -> threshold in [0, 1] (null: NaN, validation had one class)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"thresholds must map regions to numbers, got {type(data).__name__}")
+    out: dict[str, float] = {}
+    for region, value in data.items():
+        if value is None:
+            out[region] = math.nan
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"threshold of {region!r} is {value!r}, not a number")
+        if not 0 <= value <= 1:
+            raise ValueError(f"threshold of {region!r} is {value}, outside [0, 1]")
+        out[region] = float(value)
+    return out
 
 
 def read_calibration(checkpoint_path: Path) -> Calibration | None:
@@ -66,4 +87,8 @@ def read_calibration(checkpoint_path: Path) -> Calibration | None:
     path = calibration_path(checkpoint_path)
     if not path.is_file():
         return None
-    return Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ValueError(f"{path}: unreadable calibration ({exc})") from exc
+    return Calibration.from_dict(data, str(path))

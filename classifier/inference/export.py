@@ -32,15 +32,18 @@ import torch
 from torch import nn
 
 from classifier.files import write_bytes_atomic
-from classifier.inference.calibration import Calibration, read_calibration
+from classifier.inference.calibration import Calibration, json_float, read_calibration
 from classifier.models import checkpoint
 from classifier.models.checkpoint import CheckpointMeta, network
+from classifier.run import calibration_path
 from classifier.training.datasets import prepare_batch
 
 EXPORT_FORMAT = "cxrclf-export"
 EXPORT_VERSION = 1
 DEFAULT_OPSET = 18
-MIN_OPSET = 17  # LayerNormalization and the opsets every current runtime reads
+# torch's exporter has implementations from opset 18 on; asked for 17 it makes 18 and fails to
+# convert down, so 17 is refused up front.
+MIN_OPSET = 18
 INPUT = "film"
 OUTPUTS = ("logits", "probabilities")
 # The export check: ONNX Runtime against PyTorch on random films, in logits.
@@ -64,6 +67,23 @@ class Format(str, Enum):
     def of(cls, path: Path) -> Format | None:
         """The export format a file name says (by suffix), None for anything else."""
         return {f.suffix: f for f in cls}.get(Path(path).suffix.lower())
+
+    @classmethod
+    def detect(cls, path: Path) -> Format | None:
+        """What a model file holds, by its first bytes (None: one of our .pt checkpoints);
+        the suffix decides only for a file too short or unreadable to tell."""
+        try:
+            with open(path, "rb") as handle:  # regular files only: callers check first
+                head = handle.read(9)
+        except OSError:
+            return cls.of(path)
+        if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":  # torch.save's zip, old pickles
+            return None
+        if len(head) == 9 and head[8:9] == b"{":  # safetensors: u64 header length, JSON
+            return cls.SAFETENSORS
+        if head[:1] == b"\x08":  # an ONNX ModelProto opens with field 1, ir_version
+            return cls.ONNX
+        return cls.of(path)
 
     def __str__(self) -> str:
         return self.value
@@ -92,7 +112,7 @@ def metadata(meta: CheckpointMeta, calibration: Calibration | None) -> dict[str,
     record = {
         "cxrclf.format": EXPORT_FORMAT,
         "cxrclf.format_version": str(EXPORT_VERSION),
-        "cxrclf.meta": json.dumps(meta.to_dict(), ensure_ascii=False),
+        "cxrclf.meta": _json(meta.to_dict() | {"metrics": _finite_or_null(meta.metrics)}),
         "arch": meta.arch,
         "labels": json.dumps(list(meta.labels), ensure_ascii=False),
         "input": (
@@ -105,8 +125,17 @@ def metadata(meta: CheckpointMeta, calibration: Calibration | None) -> dict[str,
         "torchvision": _torchvision_line(meta),
     }
     if calibration is not None:
-        record["cxrclf.calibration"] = json.dumps(calibration.to_dict(), ensure_ascii=False)
+        record["cxrclf.calibration"] = _json(calibration.to_dict())
     return record
+
+
+def _finite_or_null(values: dict[str, float]) -> dict[str, float | None]:
+    return {k: json_float(v) for k, v in values.items()}
+
+
+def _json(value: Any) -> str:
+    """Strict JSON (no NaN, which other languages' parsers refuse)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def read_metadata(record: dict[str, str], where: str) -> Exported:
@@ -121,10 +150,9 @@ def read_metadata(record: dict[str, str], where: str) -> Exported:
     try:
         meta = CheckpointMeta.from_dict(json.loads(record["cxrclf.meta"]))
         calibration = record.get("cxrclf.calibration")
-        return Exported(
-            meta,
-            None if calibration is None else Calibration.from_dict(json.loads(calibration), where),
-        )
+        if calibration is not None:
+            calibration = Calibration.from_dict(json.loads(calibration), "cxrclf.calibration")
+        return Exported(meta, calibration)
     except (KeyError, ValueError) as exc:  # CheckpointError is a ValueError
         raise ExportError(f"{where}: bad export metadata ({exc})") from exc
 
@@ -179,6 +207,12 @@ def _onnx(net: nn.Module, meta: CheckpointMeta, record: dict[str, str], opset: i
         verbose=False,
     )
     model = program.model_proto
+    made = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    if made != [opset]:
+        raise ExportError(
+            f"torch's ONNX exporter could not make opset {opset} (it made {made}); "
+            "choose another --opset"
+        )
     for key, value in record.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
@@ -212,31 +246,63 @@ class ExportResult:
     difference: float | None  # ONNX only: onnx_agreement
 
 
+def _check_opset(opset: int) -> None:
+    newest = _onnx_module().defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise ExportError(
+            f"--opset {opset}: ONNX export needs an opset from {MIN_OPSET} to {newest} "
+            "(the newest this onnx knows)"
+        )
+
+
+def _checked_calibration(source: Path, meta: CheckpointMeta) -> Calibration | None:
+    try:
+        calibration = calibration_of(source)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from exc
+    if calibration is not None:
+        unknown = sorted(calibration.regions() - set(meta.labels))
+        if unknown:
+            raise ExportError(
+                f"{calibration_where(source)}: the calibration names {', '.join(unknown)}, "
+                f"which {source.name} does not output"
+            )
+    return calibration
+
+
+def _finite(state: dict[str, torch.Tensor], source: Path) -> None:
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ExportError(
+            f"{source}: weights that are not finite (NaN or inf) in {', '.join(bad[:5])}"
+            + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        )
+
+
 def export(source: Path, out: Path, fmt: Format, opset: int = DEFAULT_OPSET) -> ExportResult:
-    """Write the checkpoint `source` (with the calibration evaluate saved beside it) to `out`."""
-    if fmt is Format.ONNX and opset < MIN_OPSET:
-        raise ExportError(f"--opset {opset}: ONNX export needs opset {MIN_OPSET} or later")
+    """Write the model `source` (a checkpoint, or a .safetensors export to turn into ONNX) with
+    its calibration (beside it, else inside it) to `out`."""
+    source, out = Path(source), Path(out)
     if fmt is Format.ONNX:
-        _onnx_module()  # refuse before the (slow) load when the extra is missing
-    saved = checkpoint.load(source)
-    calibration = read_calibration(source)
-    net = network(saved.meta, saved.model, str(source))
-    record = metadata(saved.meta, calibration)
+        _check_opset(opset)  # and refuse before the (slow) load when the extra is missing
+    meta, state = read_weights(source)
+    _finite(state, source)
+    calibration = _checked_calibration(source, meta)
+    net = network(meta, state, str(source))
+    record = metadata(meta, calibration)
     difference = None
     if fmt is Format.SAFETENSORS:
         data = _safetensors(net, record)
     else:
-        data = _onnx(net, saved.meta, record, opset)
-        difference = onnx_agreement(data, net, saved.meta)
+        data = _onnx(net, meta, record, opset)
+        difference = onnx_agreement(data, net, meta)
         if not difference <= AGREEMENT:  # NaN fails too
             raise ExportError(
                 f"{source}: the ONNX graph disagrees with PyTorch by {difference:.3g} in the "
                 f"logits (> {AGREEMENT}); nothing written"
             )
     write_bytes_atomic(out, data, fsync=True)
-    return ExportResult(
-        source, out, fmt, saved.meta, calibration is not None, len(data), difference
-    )
+    return ExportResult(source, out, fmt, meta, calibration is not None, len(data), difference)
 
 
 def read_safetensors(path: Path, weights: bool = True) -> tuple[Exported, dict[str, torch.Tensor]]:
@@ -260,8 +326,9 @@ def read_safetensors(path: Path, weights: bool = True) -> tuple[Exported, dict[s
 def regular_file(path: Path) -> None:
     """Model files are read whole: a FIFO or a device would block or never end."""
     if not Path(path).is_file():
-        what = "is not a regular file" if Path(path).exists() else "does not exist"
-        raise ExportError(f"{path} {what}")
+        if not Path(path).exists():  # (a broken link or a link loop too)
+            raise ExportError(f"{path}: no such checkpoint file")
+        raise ExportError(f"{path} is not a regular file")
 
 
 def read_onnx(path: Path) -> tuple[Exported, bytes]:
@@ -277,3 +344,43 @@ def read_onnx(path: Path) -> tuple[Exported, bytes]:
     except Exception as exc:  # protobuf raises DecodeError and others for a bad file
         raise ExportError(f"{path}: not a readable ONNX model ({exc})") from exc
     return read_metadata({p.key: p.value for p in model.metadata_props}, str(path)), data
+
+
+def read_weights(path: Path) -> tuple[CheckpointMeta, dict[str, torch.Tensor]]:
+    """The metadata and weights of a checkpoint or a .safetensors export (not an .onnx)."""
+    path = Path(path)
+    regular_file(path)
+    fmt = Format.detect(path)
+    if fmt is Format.ONNX:
+        raise ExportError(
+            f"{path} is an ONNX export, which holds no PyTorch network; give the checkpoint "
+            "or its .safetensors export"
+        )
+    if fmt is Format.SAFETENSORS:
+        exported, state = read_safetensors(path)
+        return exported.meta, state
+    saved = checkpoint.load(path)
+    return saved.meta, saved.model
+
+
+def calibration_where(path: Path) -> Path:
+    """The file `calibration_of(path)` reads: beside the model, or the export itself."""
+    path = Path(path)
+    beside = calibration_path(path)
+    return path if Format.detect(path) and not beside.is_file() else beside
+
+
+def calibration_of(path: Path) -> Calibration | None:
+    """The calibration prediction obeys for a model file: the one `cxrclf evaluate` saved
+    beside it, else (for an export) the one embedded when it was exported."""
+    path = Path(path)
+    beside = read_calibration(path)
+    if beside is not None:
+        return beside
+    regular_file(path)
+    fmt = Format.detect(path)
+    if fmt is Format.SAFETENSORS:
+        return read_safetensors(path, weights=False)[0].calibration
+    if fmt is Format.ONNX:
+        return read_onnx(path)[0].calibration
+    return None

@@ -19,15 +19,8 @@ import pandas as pd
 from classifier.data.dicomio import RASTER_SUFFIXES
 from classifier.inference import labeltree
 from classifier.inference.calibration import Calibration
-from classifier.inference.export import Format
-from classifier.inference.scoring import (
-    FileScores,
-    Scorer,
-    calibration_of,
-    calibration_where,
-    load_scorer,
-    score_files,
-)
+from classifier.inference.export import Format, calibration_of, calibration_where
+from classifier.inference.scoring import FileScores, Scorer, load_scorer, score_files
 from classifier.training.datasets import NORMAL
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
@@ -95,13 +88,13 @@ def tree_for(
     calibration: Calibration | None, confidence: float | None, where: Path
 ) -> labeltree.LabelTree | None:
     """The label tree --confidence needs; refused with the reason evaluate recorded for none.
-    `where` is the calibration's file (scoring.calibration_where): beside a checkpoint, or
+    `where` is the calibration's file (export.calibration_where): beside a checkpoint, or
     the exported model that embeds it."""
     if confidence is None:
         return None
     if calibration is None:
         missing = (
-            f"{where.name} was exported without one" if Format.of(where) else f"no {where.name}"
+            f"{where.name} was exported without one" if Format.detect(where) else f"no {where.name}"
         )
         raise PredictError(
             f"--confidence needs the label tree fitted by `cxrclf evaluate` ({missing})"
@@ -191,6 +184,13 @@ def predict(
     calibration = calibration_of(path)
     tree = tree_for(calibration, confidence, calibration_where(path))
     clf = load_scorer(path, device) if isinstance(model, Path) else model
+    if calibration is not None:
+        unknown = sorted(calibration.regions() - set(clf.regions))
+        if unknown:
+            raise PredictError(
+                f"{calibration_where(path)}: the calibration names {', '.join(unknown)}, which "
+                f"{path.name} does not output ({', '.join(clf.regions)})"
+            )
     films = collect_films(paths)
     scored = score_files(clf, films, batch_size, workers, progress)
     thresholds = thresholds_for(clf, calibration)

@@ -22,20 +22,20 @@ from tqdm import tqdm
 
 from classifier.data.convert import training_image, unexpected_reason
 from classifier.data.dicomio import FilmError, read_film
-from classifier.inference.calibration import Calibration, read_calibration
 from classifier.inference.export import (
     INPUT,
     OUTPUTS,
+    ExportError,
     Format,
     read_onnx,
-    read_safetensors,
+    read_weights,
+    regular_file,
 )
-from classifier.models import checkpoint
 from classifier.models.checkpoint import CheckpointError, CheckpointMeta, network
 from classifier.models.registry import ArchSpec, get_spec
-from classifier.run import WINDOWING, Preprocessing, Task, calibration_path
+from classifier.run import WINDOWING, Preprocessing, Task
 from classifier.training.datasets import NORMAL, FilmDataset, LabelledImages, grey_tensor
-from classifier.training.runtime import Runtime
+from classifier.training.runtime import DeviceError, Runtime, device_named
 
 
 def _regions(meta: CheckpointMeta) -> tuple[str, ...]:
@@ -98,9 +98,14 @@ class OnnxClassifier:
 def _checked(meta: CheckpointMeta, path: Path) -> CheckpointMeta:
     """A region model whose films this version can make."""
     if meta.task is not Task.REGIONS:
+        exported = Format.detect(path) is not None
+        what, use = (
+            ("export", "use its checkpoint as --init instead")
+            if exported
+            else ("checkpoint", "use it as --init for `cxrclf train --pretrain chestx14`")
+        )
         raise CheckpointError(
-            f"{path} is a {meta.task} checkpoint (NIH pretraining), not a region classifier; "
-            "use it as --init for `cxrclf train --pretrain chestx14`"
+            f"{path} is a {meta.task} {what} (NIH pretraining), not a region classifier; {use}"
         )
     if meta.preprocessing.windowing != WINDOWING:
         raise CheckpointError(
@@ -113,70 +118,70 @@ def _checked(meta: CheckpointMeta, path: Path) -> CheckpointMeta:
 def load_classifier(path: Path, device: str = "auto") -> Classifier:
     """The PyTorch network of a region checkpoint (best.pt, last.pt) or a .safetensors export."""
     path = Path(path)
-    fmt = Format.of(path)
-    if fmt is Format.ONNX:
-        raise CheckpointError(
-            f"{path} is an ONNX export, which holds no PyTorch network; give the checkpoint "
-            "or its .safetensors export"
-        )
-    if fmt is Format.SAFETENSORS:
-        exported, state = read_safetensors(path)
-        meta = exported.meta
-    else:
-        saved = checkpoint.load(path)
-        meta, state = saved.meta, saved.model
+    meta, state = read_weights(path)
     _checked(meta, path)
     runtime = Runtime.pick(device, channels_last=True)
     net = runtime.place(network(meta, state, str(path)))
     return Classifier(path, meta, get_spec(meta.arch), net, runtime)
 
 
-def _onnx_providers(device: str) -> list[str]:
+def _onnx_providers(device: str) -> list[tuple[str, dict[str, str]]]:
     import onnxruntime
 
     cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-    if device.startswith("cuda") and not cuda:
-        raise CheckpointError(f"--device {device}: this onnxruntime has no CUDA provider")
-    if device == "cpu" or not cuda:
-        return ["CPUExecutionProvider"]
-    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    named = device_named("cuda" if device == "auto" and cuda else device)
+    if named.type == "cuda" and not cuda:
+        raise DeviceError(f"--device {device}: this onnxruntime has no CUDA provider")
+    cpu = ("CPUExecutionProvider", {})
+    if named.type == "cpu":
+        return [cpu]
+    return [("CUDAExecutionProvider", {"device_id": str(named.index or 0)}), cpu]
+
+
+def _graph_problem(session: Any, meta: CheckpointMeta) -> str:
+    """How the graph differs from what its metadata promises ("" when it does not)."""
+    crop, width = meta.preprocessing.crop, len(meta.labels)
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+    if list(inputs) != [INPUT]:
+        return f"its inputs are {list(inputs)}, not [{INPUT!r}]"
+    if len(inputs[INPUT]) != 4 or list(inputs[INPUT][1:]) != [1, crop, crop]:
+        return f"input {INPUT!r} has shape {inputs[INPUT]}, not (batch, 1, {crop}, {crop})"
+    if OUTPUTS[1] not in outputs:
+        return f"it has no output {OUTPUTS[1]!r} (outputs: {list(outputs)})"
+    shape = outputs[OUTPUTS[1]]
+    if len(shape) != 2 or shape[1] != width:
+        return f"output {OUTPUTS[1]!r} has shape {shape}, its metadata names {width} labels"
+    return ""
 
 
 def load_onnx(path: Path, device: str = "auto") -> OnnxClassifier:
-    """An exported .onnx model in an ONNX Runtime session."""
+    """An exported .onnx model in an ONNX Runtime session, checked against its metadata."""
     path = Path(path)
     exported, data = read_onnx(path)
     meta = _checked(exported.meta, path)
+    providers = _onnx_providers(device)
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(data, providers=_onnx_providers(device))
+    try:
+        session = onnxruntime.InferenceSession(data, providers=providers)
+    except Exception as exc:  # onnxruntime's own error types (Fail, InvalidGraph, …)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{path}: ONNX Runtime cannot load it ({first})") from exc
+    problem = _graph_problem(session, meta)
+    if problem:
+        raise ExportError(f"{path}: the graph does not match its metadata: {problem}")
     return OnnxClassifier(path, meta, session)
 
 
 def load_scorer(path: Path, device: str = "auto") -> Classifier | OnnxClassifier:
-    """Any model `cxrclf predict` takes: a checkpoint, a .safetensors or an .onnx export."""
-    if Format.of(Path(path)) is Format.ONNX:
+    """Any model `cxrclf predict` takes: a checkpoint, a .safetensors or an .onnx export
+    (told apart by their first bytes, so a misnamed file still loads)."""
+    path = Path(path)
+    regular_file(path)
+    if Format.detect(path) is Format.ONNX:
         return load_onnx(path, device)
     return load_classifier(path, device)
-
-
-def calibration_where(path: Path) -> Path:
-    """The file `calibration_of(path)` reads: beside the model, or the export itself."""
-    beside = calibration_path(path)
-    return path if Format.of(path) and not beside.is_file() else beside
-
-
-def calibration_of(path: Path) -> Calibration | None:
-    """The calibration prediction obeys for a model file: the one `cxrclf evaluate` saved
-    beside it, else (for an export) the one embedded when it was exported."""
-    path = Path(path)
-    beside = read_calibration(path)
-    fmt = Format.of(path)
-    if beside is not None or fmt is None:
-        return beside
-    if fmt is Format.SAFETENSORS:
-        return read_safetensors(path, weights=False)[0].calibration
-    return read_onnx(path)[0].calibration
 
 
 def centre_crop(film: torch.Tensor, crop: int) -> torch.Tensor:
@@ -221,6 +226,9 @@ class _Files(Dataset):
             return blank, unexpected_reason(err)
 
 
+NOT_FINITE = "the model gave no finite score (NaN or inf): check its weights"
+
+
 @dataclass(frozen=True)
 class FileScores:
     paths: tuple[Path, ...]  # every file asked for, in order
@@ -245,6 +253,10 @@ def score_files(
     scores, reasons = [], []
     for films, why in _batches(loader, progress, "predict", len(loader)):
         probs = clf.probabilities(films)
+        # A film the network scored NaN (broken weights, an overflow) has no decision: it is
+        # reported like an unreadable one, never as a film with every region normal.
+        finite = np.isfinite(probs).all(axis=1)
+        why = [r or ("" if ok else NOT_FINITE) for r, ok in zip(why, finite, strict=True)]
         probs[np.array([bool(r) for r in why])] = np.nan
         scores.append(probs)
         reasons.extend(why)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -11,7 +12,7 @@ import torch
 import torchvision
 from torch import nn
 
-from classifier.models.registry import ArchSpec, create_model, head_prefix
+from classifier.models.registry import ArchSpec, create_model, get_spec, head_prefix
 from classifier.models.statedict import as_state_dict, load_strict
 from classifier.run import Preprocessing, RecordError, Task
 from toolkit.files import atomic_open
@@ -82,7 +83,11 @@ class CheckpointMeta:
                 task=Task(data["task"]),
                 preprocessing=Preprocessing.from_dict(data["preprocessing"], "checkpoint"),
                 epoch=int(data["epoch"]),
-                metrics=dict(data["metrics"]),
+                # null in exported metadata (strict JSON) is an undefined figure
+                metrics={
+                    str(k): math.nan if v is None else float(v)
+                    for k, v in dict(data["metrics"]).items()
+                },
                 versions=dict(data["versions"]),
             )
         except RecordError as exc:  # the record is read and range-checked on its own
@@ -167,7 +172,12 @@ def _read(path: Path) -> Any:
         # weights_only: a checkpoint from elsewhere cannot run code when opened.
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickle error, unsafe global: all mean "bad file"
-        raise CheckpointError(f"{path}: corrupted or not a PyTorch checkpoint ({exc})") from exc
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if first.startswith("Weights only load failed"):  # torch's advice to load unsafely
+            first = "it holds Python objects, which are not opened: only tensors and plain data"
+        raise CheckpointError(
+            f"{path}: corrupted or not a PyTorch checkpoint ({first[:200]})"
+        ) from exc
 
 
 def _is_ours(obj: Any) -> bool:
@@ -192,7 +202,17 @@ def network(meta: CheckpointMeta, state: dict[str, torch.Tensor], where: str) ->
             f"{where} holds no weights: its run ended with --no-keep-last, which keeps them "
             "in best.pt only"
         )
-    model = create_model(meta.arch, len(meta.labels))
+    try:
+        model = create_model(meta.arch, len(meta.labels))
+    except ValueError as exc:  # an architecture this version does not know
+        raise CheckpointError(f"{where}: {exc}") from exc
+    first = model.get_submodule(get_spec(meta.arch).first_conv)
+    channels = len(meta.preprocessing.mean)
+    if getattr(first, "in_channels", channels) != channels:
+        raise CheckpointError(
+            f"{where}: its mean/std have {channels} channel(s), {meta.arch} takes "
+            f"{first.in_channels}"
+        )
     load_strict(model, state, where)
     return model.eval()
 

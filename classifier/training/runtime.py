@@ -10,6 +10,26 @@ from torch import nn
 from classifier.training.datasets import prepare_batch
 
 
+class DeviceError(ValueError):
+    """A --device that names no device, or one this machine does not have."""
+
+
+def device_named(device: str) -> torch.device:
+    """`device` (auto, cpu, cuda, cuda:N) as a torch device; auto is CUDA when torch sees one.
+    Only the name is checked: ONNX Runtime has its own CUDA."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        named = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise DeviceError(
+            f"--device {device!r} is not a device: auto, cpu, cuda or cuda:N"
+        ) from exc
+    if named.type not in ("cpu", "cuda"):
+        raise DeviceError(f"--device {device!r}: this toolkit runs on cpu or cuda")
+    return named
+
+
 @dataclass(frozen=True)
 class Runtime:
     """Where and how batches run: CUDA with bf16 autocast, or CPU in float32."""
@@ -22,11 +42,16 @@ class Runtime:
         cls, device: str = "auto", channels_last: bool = True, local_rank: int | None = None
     ) -> Runtime:
         """`local_rank` (under torchrun) picks that process's GPU for "auto" and "cuda"."""
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device == "cuda" and local_rank is not None:
-            device = f"cuda:{local_rank}"
-        return cls(torch.device(device), channels_last)
+        named = device_named(device)
+        if named.type == "cuda":
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if count == 0:
+                raise DeviceError(f"--device {device}: torch sees no CUDA device on this machine")
+            if named.index is None and local_rank is not None:
+                named = torch.device("cuda", local_rank)
+            if named.index is not None and named.index >= count:
+                raise DeviceError(f"--device {device}: this machine has {count} CUDA device(s)")
+        return cls(named, channels_last)
 
     @property
     def amp(self) -> bool:

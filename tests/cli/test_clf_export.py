@@ -70,7 +70,7 @@ def test_export_usage_errors(evaluated_run: Path, tmp_path: Path) -> None:
     cases = [
         (["-o", str(tmp_path / "m.bin")], "name it .safetensors or .onnx, or give --format"),
         (["-o", str(tmp_path / "m.onnx"), "--format", "safetensors"], "is named onnx"),
-        (["-o", str(tmp_path / "m.onnx"), "--opset", "13"], "needs opset 17 or later"),
+        (["-o", str(tmp_path / "m.onnx"), "--opset", "13"], "needs an opset from 18 to"),
     ]
     for extra, message in cases:
         result = runner.invoke(main, ["export", str(evaluated_run), *extra])
@@ -102,3 +102,50 @@ def test_heatmap_refuses_an_onnx_file(
     result = runner.invoke(main, [*args, "-o", str(tmp_path / "maps")])
     assert result.exit_code == 2, result.output
     assert "is an ONNX export, which holds no PyTorch network" in result.output
+
+
+def test_probe_findings_are_one_line_errors_or_error_rows(
+    evaluated_run: Path, film_folder: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    best = evaluated_run / "best.pt"
+    film = film_folder / "f0.png"
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(main, list(args))
+        return result.exit_code, result.output
+
+    # A full device: one line, exit 2.
+    code, output = run("predict", str(film), "--checkpoint", str(best), "-o", "/dev/full")
+    assert code == 2 and "cannot write /dev/full: No space left on device" in output
+    # -o naming the model or a film: refused before anything is written.
+    copy = tmp_path / "victim.pt"
+    shutil.copy(best, copy)
+    code, output = run("predict", str(film), "--checkpoint", str(copy), "-o", str(copy))
+    assert code == 2 and "is also an input" in output and copy.stat().st_size > 1_000_000
+    code, output = run("export", str(copy), "-o", str(copy), "--format", "safetensors")
+    assert code == 2 and "is the model being exported" in output
+    # Devices that are not there, or not devices.
+    for device, message in (
+        ("bogus", "--device 'bogus' is not a device: auto, cpu, cuda or cuda:N"),
+        ("mps", "this toolkit runs on cpu or cuda"),
+    ):
+        code, output = run(
+            "predict",
+            str(film),
+            "--checkpoint",
+            str(best),
+            "-o",
+            str(tmp_path / "p.csv"),
+            "--device",
+            device,
+        )
+        assert code == 2 and message in output, output
+    # A FIFO given as a film is an error row, never opened (it would block).
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    out = tmp_path / "rows.csv"
+    code, output = run("predict", str(fifo), str(film), "--checkpoint", str(best), "-o", str(out))
+    assert code == 0, output
+    rows = pd.read_csv(out, keep_default_na=False)
+    assert rows["error"].tolist() == ["not a regular file, skipped (FIFO)", ""]

@@ -144,3 +144,13 @@ def test_one_atomic_writer_for_the_whole_project_follows_the_umask(tmp_path):
 )
 def test_formula_safe_follows_owasp(cell, written):
     assert formula_safe(cell) == written
+
+
+def test_a_full_device_is_one_output_error_not_a_traceback(tmp_path):
+    # /dev/full accepts open() and fails every write with ENOSPC.
+    with pytest.raises(OutputError, match="cannot write /dev/full: No space left on device"):
+        write_bytes_atomic("/dev/full", b"x" * 10_000, fsync=True)
+    link = tmp_path / "full.csv"
+    link.symlink_to("/dev/full")
+    with pytest.raises(OutputError, match="No space left on device"):
+        write_text_atomic(link, "a,b\n" * 10_000)

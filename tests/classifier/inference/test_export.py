@@ -5,8 +5,10 @@ calibration, and bad or foreign files are refused in one line."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +23,13 @@ from classifier.inference.export import (
     DEFAULT_OPSET,
     ExportError,
     Format,
+    calibration_of,
     export,
     read_safetensors,
 )
+from classifier.inference.predict import PredictError, predict
 from classifier.inference.scoring import (
-    calibration_of,
+    NOT_FINITE,
     load_classifier,
     load_onnx,
     load_scorer,
@@ -153,7 +157,7 @@ def test_a_calibration_beside_the_export_wins(onnx_file: Path, tmp_path: Path) -
 def test_bad_requests_and_foreign_files_are_refused(
     evaluated: Path, onnx_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(ExportError, match="needs opset 17 or later"):
+    with pytest.raises(ExportError, match="needs an opset from 18 to"):
         export(evaluated, tmp_path / "m.onnx", Format.ONNX, opset=16)
     foreign = tmp_path / "foreign.safetensors"
     save_file({"w": torch.zeros(2)}, str(foreign))
@@ -167,7 +171,7 @@ def test_bad_requests_and_foreign_files_are_refused(
     cut.write_bytes(onnx_file.read_bytes()[:5000])
     with pytest.raises(ExportError, match=r"cut.onnx: not a readable ONNX model"):
         load_scorer(cut)
-    with pytest.raises(CheckpointError, match="is an ONNX export, which holds no PyTorch network"):
+    with pytest.raises(ExportError, match="is an ONNX export, which holds no PyTorch network"):
         load_classifier(onnx_file)
     # A pruned last.pt (--no-keep-last) has no weights to export.
     saved = checkpoint.load(evaluated)
@@ -179,3 +183,135 @@ def test_bad_requests_and_foreign_files_are_refused(
     monkeypatch.setitem(sys.modules, "onnxscript", None)
     with pytest.raises(ExportError, match=r"pip install 'cxr-toolkit\[onnx\]'"):
         export(evaluated, tmp_path / "y.onnx", Format.ONNX, DEFAULT_OPSET)
+
+
+# Hostile and inconsistent exports (the probe of issue 15): each is refused in one line naming
+# the file, or becomes an error row; none is a traceback or a silently wrong table.
+
+
+def _tiny(folder: Path, **prep_changes) -> tuple[Path, CheckpointMeta]:
+    labels = tuple(region_ids())
+    fields = dict(film=None, resize=44, crop=40, mean=(0.5,) * 3, std=(0.25,) * 3, labels=labels)
+    prep = Preprocessing(**(fields | prep_changes))
+    meta = CheckpointMeta(arch="tinynet", task="regions", preprocessing=prep, epoch=1)
+    torch.manual_seed(0)
+    state = create_model("tinynet", len(labels)).state_dict()
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint.save(folder / "best.pt", checkpoint.Checkpoint(meta, state))
+    return folder / "best.pt", meta
+
+
+def _edited(source: Path, out: Path, **record_changes: str) -> Path:
+    """A .safetensors export of `source` with some metadata values replaced."""
+    from safetensors import safe_open
+
+    with safe_open(str(source), "pt") as handle:
+        record = handle.metadata()
+    save_file(load_file(str(source)), str(out), metadata=record | record_changes)
+    return out
+
+
+def _meta_json(source: Path, **changes) -> str:
+    from safetensors import safe_open
+
+    with safe_open(str(source), "pt") as handle:
+        meta = json.loads(handle.metadata()["cxrclf.meta"])
+    prep = meta["preprocessing"] | changes
+    return json.dumps(meta | {"preprocessing": prep})
+
+
+def test_inconsistent_safetensors_metadata_is_refused(tiny_arch: str, tmp_path: Path) -> None:
+    ckpt, _ = _tiny(tmp_path / "run")
+    good = tmp_path / "good.safetensors"
+    export(ckpt, good, Format.SAFETENSORS)
+    calibration = Calibration("best.pt", "youden", dict.fromkeys(region_ids(), 0.5), None)
+
+    def with_thresholds(value: object) -> str:
+        return json.dumps(calibration.to_dict() | {"thresholds": value})
+
+    cases = {
+        "thresholds must map regions to numbers": {"cxrclf.calibration": with_thresholds([0.1])},
+        "outside \\[0, 1\\]": {"cxrclf.calibration": with_thresholds({"heart": -3})},
+        "calibration version 99": {
+            "cxrclf.calibration": json.dumps(calibration.to_dict() | {"version": 99})
+        },
+        "name an output twice": {"cxrclf.meta": _meta_json(good, labels=["heart"] * 5)},
+        "labels must be a list of names": {"cxrclf.meta": _meta_json(good, labels="abcde")},
+        "crop must be a whole number of pixels": {"cxrclf.meta": _meta_json(good, crop=40.7)},
+    }
+    for message, changes in cases.items():
+        bad = _edited(good, tmp_path / "bad.safetensors", **changes)
+        with pytest.raises(ExportError, match=rf"bad.safetensors: .*{message}"):
+            load_scorer(bad, "cpu")
+    one_channel = _meta_json(good, mean=[0.5], std=[0.25])
+    bad = _edited(good, tmp_path / "bad.safetensors", **{"cxrclf.meta": one_channel})
+    with pytest.raises(CheckpointError, match="mean/std have 1 channel\\(s\\), tinynet takes 3"):
+        load_scorer(bad, "cpu")
+    # A calibration naming regions the model does not output is refused, not ignored.
+    odd = json.dumps(
+        Calibration("best.pt", "youden", {"Heart": 0.5}, None).to_dict(), allow_nan=False
+    )
+    bad = _edited(good, tmp_path / "odd.safetensors", **{"cxrclf.calibration": odd})
+    with pytest.raises(PredictError, match="the calibration names Heart, which odd.safetensors"):
+        predict(bad, [tmp_path], device="cpu")
+    # Told apart by content: a safetensors export named .bin still loads as one.
+    shutil.copy(good, tmp_path / "model.bin")
+    assert load_scorer(tmp_path / "model.bin", "cpu").meta.arch == "tinynet"
+
+
+def test_non_finite_weights_and_metrics(tiny_arch: str, tmp_path: Path) -> None:
+    ckpt, meta = _tiny(tmp_path / "run")
+    saved = checkpoint.load(ckpt)
+    broken = dict(saved.model) | {"fc.bias": torch.full_like(saved.model["fc.bias"], math.nan)}
+    checkpoint.save(tmp_path / "nan.pt", checkpoint.Checkpoint(meta, broken))
+    with pytest.raises(ExportError, match="nan.pt: weights that are not finite .* in fc.bias"):
+        export(tmp_path / "nan.pt", tmp_path / "nan.safetensors", Format.SAFETENSORS)
+    # Such a model scores no film: an error row, not a film with every region normal.
+    draw_phantom({}, np.random.default_rng(0), size=64).save(tmp_path / "f.png")
+    table = predict(tmp_path / "nan.pt", [tmp_path / "f.png"], device="cpu").table
+    assert table.loc[0, "error"] == NOT_FINITE
+    assert table[[f"{r}_abnormal" for r in region_ids()]].isna().all(axis=None)
+    # An undefined metric is JSON null in the metadata (strict JSON), NaN again when read.
+    undefined = replace(meta, metrics={"val_mean_auc": math.nan, "val_loss": 0.5})
+    checkpoint.save(tmp_path / "m.pt", checkpoint.Checkpoint(undefined, saved.model))
+    export(tmp_path / "m.pt", tmp_path / "m.safetensors", Format.SAFETENSORS)
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "m.safetensors"), "pt") as handle:
+        text = handle.metadata()["cxrclf.meta"]
+    assert '"val_mean_auc": null' in text and "NaN" not in text
+    assert math.isnan(read_safetensors(tmp_path / "m.safetensors")[0].meta.metrics["val_mean_auc"])
+
+
+def test_onnx_graph_that_contradicts_its_metadata_is_refused(
+    tiny_arch: str, tmp_path: Path
+) -> None:
+    import onnx
+
+    ckpt, _ = _tiny(tmp_path / "run")
+    good = tmp_path / "good.onnx"
+    with pytest.raises(ExportError, match="needs an opset from 18 to"):
+        export(ckpt, good, Format.ONNX, opset=17)
+    export(ckpt, good, Format.ONNX)
+    props = {p.key: p.value for p in onnx.load(str(good)).metadata_props}
+    meta = json.loads(props["cxrclf.meta"])
+
+    def edited(name: str, **prep) -> Path:
+        model = onnx.load(str(good))
+        changed = json.dumps(meta | {"preprocessing": meta["preprocessing"] | prep})
+        for entry in model.metadata_props:
+            if entry.key == "cxrclf.meta":
+                entry.value = changed
+        onnx.save(model, str(tmp_path / name))
+        return tmp_path / name
+
+    with pytest.raises(ExportError, match=r"crop.onnx: the graph does not match its metadata"):
+        load_scorer(edited("crop.onnx", crop=32), "cpu")
+    four = region_ids()[:4]
+    with pytest.raises(ExportError, match=r"metadata names 4 labels"):
+        load_scorer(edited("labels.onnx", labels=list(four)), "cpu")
+    cut = onnx.load(str(good))
+    del cut.graph.node[len(cut.graph.node) // 2]
+    onnx.save(cut, str(tmp_path / "cut.onnx"))
+    with pytest.raises(ExportError, match=r"cut.onnx: ONNX Runtime cannot load it"):
+        load_scorer(tmp_path / "cut.onnx", "cpu")

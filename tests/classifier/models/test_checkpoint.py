@@ -93,7 +93,7 @@ def test_backbone_transfer_keeps_everything_but_the_head(tmp_path: Path) -> None
     spec = get_spec("resnet34")
     source = create_model("resnet34", 14)
     path = tmp_path / "nih.pt"
-    prep = replace(PREP, labels=("x",) * 14)
+    prep = replace(PREP, labels=tuple(f"finding{i}" for i in range(14)))
     meta = replace(META, task="chestx14", preprocessing=prep)
     ckpt.save(path, ckpt.Checkpoint(meta, source.state_dict()))
     target = create_model("resnet34", 5)
