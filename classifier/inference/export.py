@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -260,13 +261,9 @@ def _checked_calibration(source: Path, meta: CheckpointMeta) -> Calibration | No
         calibration = calibration_of(source)
     except ValueError as exc:
         raise ExportError(str(exc)) from exc
-    if calibration is not None:
-        unknown = sorted(calibration.regions() - set(meta.labels))
-        if unknown:
-            raise ExportError(
-                f"{calibration_where(source)}: the calibration names {', '.join(unknown)}, "
-                f"which {source.name} does not output"
-            )
+    problem = foreign_regions(calibration, meta.labels, source)
+    if problem:
+        raise ExportError(problem)
     return calibration
 
 
@@ -368,6 +365,18 @@ def calibration_where(path: Path) -> Path:
     path = Path(path)
     beside = calibration_path(path)
     return path if Format.detect(path) and not beside.is_file() else beside
+
+
+def foreign_regions(calibration: Calibration | None, outputs: Sequence[str], path: Path) -> str:
+    """Why `calibration` cannot decide for the model at `path` ("" when it can): it names
+    regions the model does not output (fitted for another model, or edited)."""
+    unknown = sorted(calibration.regions() - set(outputs)) if calibration is not None else []
+    if not unknown:
+        return ""
+    return (
+        f"{calibration_where(path)}: the calibration names {', '.join(unknown)}, which "
+        f"{Path(path).name} does not output ({', '.join(outputs)})"
+    )
 
 
 def calibration_of(path: Path) -> Calibration | None:

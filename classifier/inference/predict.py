@@ -19,7 +19,12 @@ import pandas as pd
 from classifier.data.dicomio import RASTER_SUFFIXES
 from classifier.inference import labeltree
 from classifier.inference.calibration import Calibration
-from classifier.inference.export import Format, calibration_of, calibration_where
+from classifier.inference.export import (
+    Format,
+    calibration_of,
+    calibration_where,
+    foreign_regions,
+)
 from classifier.inference.scoring import FileScores, Scorer, load_scorer, score_files
 from classifier.training.datasets import NORMAL
 
@@ -184,13 +189,9 @@ def predict(
     calibration = calibration_of(path)
     tree = tree_for(calibration, confidence, calibration_where(path))
     clf = load_scorer(path, device) if isinstance(model, Path) else model
-    if calibration is not None:
-        unknown = sorted(calibration.regions() - set(clf.regions))
-        if unknown:
-            raise PredictError(
-                f"{calibration_where(path)}: the calibration names {', '.join(unknown)}, which "
-                f"{path.name} does not output ({', '.join(clf.regions)})"
-            )
+    problem = foreign_regions(calibration, clf.regions, path)
+    if problem:
+        raise PredictError(problem)
     films = collect_films(paths)
     scored = score_files(clf, films, batch_size, workers, progress)
     thresholds = thresholds_for(clf, calibration)

@@ -56,6 +56,20 @@ def _cfg(manifest: Path, **changes) -> TrainConfig:
     return TrainConfig(**(base | changes))
 
 
+def _kill_in_epoch_two(monkeypatch: pytest.MonkeyPatch):
+    """Make training stop as Ctrl-C would, at the start of epoch two; returns the real
+    `set_epoch` to put back."""
+    real = FilmDataset.set_epoch
+
+    def killed_in_epoch_two(self: FilmDataset, epoch: int) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+        real(self, epoch)
+
+    monkeypatch.setattr(FilmDataset, "set_epoch", killed_in_epoch_two)
+    return real
+
+
 def _pretrained(arch: str, path: Path) -> None:
     spec = registry.get_spec(arch)
     labels = tuple(f"l{i}" for i in range(14))
@@ -119,14 +133,7 @@ def test_killed_run_resumes_to_the_same_weights(
     cfg = _cfg(manifest, epochs=3)
     train(cfg, tmp_path / "whole", progress=False)
 
-    real = FilmDataset.set_epoch
-
-    def killed_in_epoch_two(self: FilmDataset, epoch: int) -> None:
-        if epoch == 1:
-            raise KeyboardInterrupt
-        real(self, epoch)
-
-    monkeypatch.setattr(FilmDataset, "set_epoch", killed_in_epoch_two)
+    real = _kill_in_epoch_two(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "cut", progress=False)
     monkeypatch.setattr(FilmDataset, "set_epoch", real)
@@ -237,14 +244,7 @@ def test_no_keep_last_leaves_a_few_kilobytes_that_resume_reads(
 def test_no_keep_last_keeps_everything_of_an_interrupted_run(
     manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = FilmDataset.set_epoch
-
-    def killed_in_epoch_two(self: FilmDataset, epoch: int) -> None:
-        if epoch == 1:
-            raise KeyboardInterrupt
-        real(self, epoch)
-
-    monkeypatch.setattr(FilmDataset, "set_epoch", killed_in_epoch_two)
+    real = _kill_in_epoch_two(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train(_cfg(manifest, epochs=2, keep_last=False), tmp_path / "cut", progress=False)
     monkeypatch.setattr(FilmDataset, "set_epoch", real)
