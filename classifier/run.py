@@ -134,15 +134,23 @@ def film_format_path(manifest: Path) -> Path:
     return Path(manifest).with_suffix(".json")
 
 
-def read_film_format(manifest: Path) -> FilmFormat | None:
-    """The record beside a manifest; None for a manifest from before the record existed."""
-    path = film_format_path(manifest)
+def read_record(path: Path, what: str) -> Any:
+    """A JSON record file written beside a manifest or a checkpoint, parsed; None when there is
+    none. RecordError naming the file (and `what` it should hold) when it cannot be read."""
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RecordError(f"{path}: unreadable ({exc})") from exc
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise RecordError(f"{path}: unreadable {what} ({exc})") from exc
+
+
+def read_film_format(manifest: Path) -> FilmFormat | None:
+    """The record beside a manifest; None for a manifest from before the record existed."""
+    path = film_format_path(manifest)
+    data = read_record(path, "dataset record")
+    if data is None:
+        return None
     return FilmFormat.from_dict(data, str(path))
 
 

@@ -4,14 +4,13 @@ validation split by `cxrclf evaluate`, saved beside the checkpoint and obeyed by
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from classifier.inference.labeltree import LabelTree
-from classifier.run import calibration_path
+from classifier.run import calibration_path, read_record
 
 CALIBRATION_FORMAT = "cxrclf-calibration"
 
@@ -85,10 +84,5 @@ def _thresholds(data: Any) -> dict[str, float]:
 def read_calibration(checkpoint_path: Path) -> Calibration | None:
     """The calibration saved beside a checkpoint, None when it was never evaluated."""
     path = calibration_path(checkpoint_path)
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise ValueError(f"{path}: unreadable calibration ({exc})") from exc
-    return Calibration.from_dict(data, str(path))
+    data = read_record(path, "calibration")
+    return None if data is None else Calibration.from_dict(data, str(path))
